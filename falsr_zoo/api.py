@@ -1,0 +1,99 @@
+"""The Python entry points: :func:`load`, :func:`list_models`, :func:`model_info`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from falsr_zoo.errors import WeightsMismatchError, WeightsNotFoundError
+from falsr_zoo.genome import Genome
+from falsr_zoo.models import build_model
+from falsr_zoo.registry import ModelEntry, find_by_genome, get_entry, list_entries
+from falsr_zoo.weights import load_state_dict, read_metadata, resolve_weights
+
+__all__ = ["load", "list_models", "model_info"]
+
+
+def load(
+    name: str | None = None,
+    *,
+    genome: str | Genome | None = None,
+    family: str = "falsr",
+    pretrained: bool | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    device: str | torch.device | None = None,
+) -> nn.Module:
+    """Build a zoo model or any genome, with weights, in eval mode.
+
+    Args:
+        name: A zoo model (``"FALSR-B"``); exclusive with ``genome``.
+        genome: Any genome of ``family``; if it is a zoo model's genome, that model's weights apply.
+        family: Builder family of ``genome``.
+        pretrained: Load weights. Default: yes for zoo models (and zoo genomes), and for any
+            genome when ``weights`` is given; no otherwise.
+        weights: An explicit safetensors file (takes precedence over the store and the Hub).
+        device: Where to put the model.
+
+    Returns:
+        The module, in eval mode.
+
+    Raises:
+        WeightsNotFoundError: no weights can be had; the message names the fixing command.
+        ChecksumError: a stored or downloaded file fails its pinned sha256.
+        UnknownModelError, GenomeError: bad name or genome.
+
+    Example:
+        >>> from falsr_zoo import load
+        >>> model = load("FALSR-B")                      # doctest: +SKIP
+        >>> net = load(genome="conv f32 k3 b1 noskip <- 0; out <- 0,1")
+    """
+    if (name is None) == (genome is None):
+        raise ValueError("pass exactly one of a model name or genome=...")
+    entry = get_entry(name) if name is not None else None
+    model = build_model(entry.family if entry else family, entry.genome if entry else genome,
+                        **(dict(entry.options) if entry else {}))
+    if entry is None:
+        entry = find_by_genome(str(model.genome), family)
+    if pretrained is None:
+        pretrained = weights is not None or entry is not None
+    if pretrained:
+        _load_weights(model, entry, weights)
+    if device is not None:
+        model = model.to(device)
+    return model.eval()
+
+
+def _load_weights(model: nn.Module, entry: ModelEntry | None, weights: str | os.PathLike[str] | None) -> None:
+    if entry is None and weights is None:
+        raise WeightsNotFoundError(
+            "no pretrained weights exist for this genome; pass weights=PATH, or pretrained=False to build it untrained"
+        )
+    path = resolve_weights(entry, weights) if entry is not None else weights
+    declared = read_metadata(path).get("genome")
+    if declared is not None and declared != str(model.genome):
+        raise WeightsMismatchError(f"{path} holds weights for genome '{declared}', not '{model.genome}'")
+    load_state_dict(model, path)
+
+
+def list_models(family: str | None = None) -> list[str]:
+    """Names of the zoo models, optionally of one family."""
+    return [entry.name for entry in list_entries(family)]
+
+
+def model_info(name: str) -> dict[str, Any]:
+    """A zoo entry as plain data (what ``falsr info --json`` prints)."""
+    return _plain(get_entry(name))
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,66 @@
+"""Every exception falsr-zoo raises on purpose, on standard-library bases.
+
+Callers can catch the stdlib base (``except ValueError``) or the package base
+(``except FalsrZooError``). The CLI turns each class into a one-line message and an
+exit status through one table (:mod:`falsr_zoo.cli._errors`).
+"""
+
+from __future__ import annotations
+
+
+class FalsrZooError(Exception):
+    """Base class of all falsr-zoo errors."""
+
+
+class GenomeError(FalsrZooError, ValueError):
+    """A genome string or spec is malformed or outside the search space.
+
+    Attributes:
+        text: The whole input that was being parsed (may be empty for specs built in code).
+        token: The offending token, quoted in the message.
+    """
+
+    def __init__(self, message: str, *, text: str = "", token: str = "") -> None:
+        self.text = text
+        self.token = token
+        super().__init__(message)
+
+
+class UnknownModelError(FalsrZooError, LookupError):
+    """A model name that the registry does not hold."""
+
+
+class DuplicateModelError(FalsrZooError, ValueError):
+    """Registering a name twice."""
+
+
+class WeightsNotFoundError(FalsrZooError, FileNotFoundError):
+    """No weights can be had for a model; the message names the command that fixes it."""
+
+
+class ChecksumError(FalsrZooError, ValueError):
+    """A weights file does not have the sha256 the registry pins."""
+
+
+class WeightsMismatchError(FalsrZooError, ValueError):
+    """A weights file does not fit the architecture (missing, extra or mis-shaped tensors)."""
+
+
+class ConversionError(FalsrZooError, ValueError):
+    """A file given to the converter is not the expected official graph."""
+
+
+class ImageError(FalsrZooError, ValueError):
+    """An input image cannot be read or used."""
+
+
+class DatasetError(FalsrZooError, ValueError):
+    """An evaluation directory holds no usable image pairs."""
+
+
+class OutputExistsError(FalsrZooError, FileExistsError):
+    """Writing would overwrite an input file or a file the user did not allow to replace."""
+
+
+class MissingDependencyError(FalsrZooError, ImportError):
+    """An optional dependency is needed; the message names the extra that installs it."""
