@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from falsr_zoo.backends import Backend, TorchBackend
 from falsr_zoo.color import chroma_inputs, luma_input, to_uint8
 from falsr_zoo.errors import ImageError
 
@@ -39,21 +40,19 @@ def as_rgb_array(image: ImageLike) -> np.ndarray:
     raise ImageError(f"expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {array.shape}")
 
 
-def _model_device(model: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
-    param = next(model.parameters())
-    return param.device, param.dtype
+def upscale_array(model: torch.nn.Module | Backend, lr_rgb: np.ndarray) -> np.ndarray:
+    """Upscale an ``(H, W, 3)`` uint8 RGB array; returns ``(sH, sW, 3)`` uint8.
 
-
-def upscale_array(model: torch.nn.Module, lr_rgb: np.ndarray) -> np.ndarray:
-    """Upscale an ``(H, W, 3)`` uint8 RGB array x2; returns ``(2H, 2W, 3)`` uint8."""
+    Args:
+        model: A FALSR module (run with PyTorch) or any :class:`~falsr_zoo.backends.Backend`.
+        lr_rgb: The low-resolution image.
+    """
     if lr_rgb.shape[0] < 1 or lr_rgb.shape[1] < 1:
         raise ImageError(f"cannot upscale an empty image of shape {lr_rgb.shape}")
-    device, dtype = _model_device(model)
-    y = torch.from_numpy(luma_input(lr_rgb))[None, None].to(device, dtype)
-    pbpr = torch.from_numpy(chroma_inputs(lr_rgb, model.scale)).permute(2, 0, 1)[None].to(device, dtype)
-    with torch.inference_mode():
-        out = model(y, pbpr)
-    return to_uint8(out[0].permute(1, 2, 0).float().cpu().numpy())
+    backend = model if isinstance(model, Backend) else TorchBackend(model)
+    y = luma_input(lr_rgb)[None, None]
+    pbpr = chroma_inputs(lr_rgb, backend.scale).transpose(2, 0, 1)[None]
+    return to_uint8(backend(y, pbpr)[0].transpose(1, 2, 0))
 
 
 def upscale_image(model: torch.nn.Module, image: ImageLike) -> ImageLike:
