@@ -27,6 +27,9 @@ class Backend(Protocol):
 
     name: str
     scale: int
+    # Optional: a backend that can only take inputs up to some size (a TensorRT engine's
+    # optimisation profile) sets ``max_input_size = (max_batch, max_height, max_width)`` of the
+    # LR luma input; the upscaler then tiles so that every call fits. ``None``: no limit.
 
     def __call__(self, y: np.ndarray, pbpr: np.ndarray) -> np.ndarray:
         """``(N,1,h,w)`` + ``(N,2,sh,sw)`` float32 -> ``(N,3,sh,sw)`` float32 RGB in [0, 1]."""
@@ -37,6 +40,7 @@ class TorchBackend:
     """Runs a FALSR module with PyTorch (inference mode, on the module's device and dtype)."""
 
     name = "torch"
+    max_input_size = None
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model.eval()
