@@ -37,23 +37,30 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """Runs a FALSR module with PyTorch (inference mode, on the module's device and dtype)."""
+    """Runs a FALSR module with PyTorch (inference mode, on the module's device and dtype).
+
+    Args:
+        model: The module; it is used as is (put it on its device and dtype first).
+        channels_last: Feed inputs in channels-last layout (pair with a channels-last module).
+    """
 
     name = "torch"
     max_input_size = None
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, *, channels_last: bool = False) -> None:
         self.model = model.eval()
         self.scale = int(model.scale)
         param = next(model.parameters())
         self.device, self.dtype = param.device, param.dtype
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)
+        return tensor.contiguous(memory_format=self.memory_format)
 
     def __call__(self, y: np.ndarray, pbpr: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            out = self.model(
-                torch.from_numpy(np.ascontiguousarray(y)).to(self.device, self.dtype),
-                torch.from_numpy(np.ascontiguousarray(pbpr)).to(self.device, self.dtype),
-            )
+            out = self.model(self._tensor(y), self._tensor(pbpr))
         return out.float().cpu().numpy()
 
 

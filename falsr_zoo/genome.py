@@ -255,6 +255,37 @@ class Genome:
         return total * pixels + _conv_macs(UPSAMPLE_WIDTH, 1, 3) * 4 * pixels
 
 
+    def receptive_radius(self) -> int:
+        """How far, in LR pixels, an output pixel's value reaches into the input.
+
+        HR pixel ``(2i + a, 2j + b)`` depends only on LR pixels within this Chebyshev
+        distance of ``(i, j)``. The longest path through the cell DAG counts: each k x k
+        convolution adds ``k // 2`` (the depthwise 3x3 of a bottleneck adds 1), the fuse
+        convolution 1, and the last 3x3 convolution at HR resolution 1 HR pixel, i.e. one
+        more LR pixel. Tiles overlapping by this margin reproduce the untiled output exactly.
+        """
+        reach = [1]  # the stem's 3x3
+        for cell, reads in zip(self.cells, self.sources):
+            grow = sum(k // 2 for _, _, k, _ in _cell_layers(cell, self.input_width(len(reach) - 1)))
+            reach.append(max(reach[s] for s in reads) + grow)
+        return max(reach[s] for s in self.sources[-1]) + 1 + 1
+
+    def activation_floats_per_pixel(self) -> int:
+        """A conservative count of float activations alive per LR pixel during a forward pass.
+
+        Every source stays alive until the output node, plus the widest cell's concatenated
+        input and internal tensors, plus the fuse input and the HR tail. Used to choose tile
+        sizes from a memory budget.
+        """
+        sources = sum(self.source_widths)
+        widest = max(
+            self.input_width(node) + 3 * max(cout for _, cout, _, _ in _cell_layers(cell, self.input_width(node)))
+            for node, cell in enumerate(self.cells)
+        )
+        tail = self.input_width(self.n_cells) + 3 * STEM_WIDTH + 4 * (2 * UPSAMPLE_WIDTH + 1 + 2 + 3)
+        return sources + max(widest, tail)
+
+
 def _check_sources(node: int, n: int, reads: tuple[int, ...]) -> None:
     name = "out" if node == n else f"cell {node}"
     for s in reads:

@@ -1,25 +1,50 @@
-"""Upscaling images with a FALSR network, through the official colour path.
+"""Upscaling images with a FALSR network: official colour path, seamless tiles, real photos.
 
-The network sees the LR luma; the chroma is the bicubic x2 upscale of the LR uint8 image (as
-in the release), and the output is quantised as the release does (truncation), so outputs
-match the official graphs.
+* **Official colour path** (8-bit RGB): the network sees the LR luma; the chroma is the
+  bicubic x2 upscale of the LR uint8 image (Pillow's, as in the release), and the output is
+  quantised by truncation like the release, so outputs match the official graphs.
+* **Tiles**: images are processed in tiles that overlap by the network's receptive radius
+  (:mod:`falsr_zoo.tiling`), so tiled output equals untiled output and memory stays bounded.
+  The chroma of each tile is computed from the tile itself (with a margin that covers the
+  bicubic kernel), so no full-resolution intermediate is ever built.
+* **Other pictures**: grey images go through the luma path only (neutral chroma, output
+  rounded); 16-bit images keep 16 bits (float chroma upscaled with the same bicubic kernel,
+  output rounded to uint16); alpha is upscaled bicubically and re-attached.
+
+:class:`Upscaler` holds no mutable state after construction and can be called from several
+threads at once.
 """
 
 from __future__ import annotations
 
-from typing import Union
+import copy
+import logging
+import math
+from typing import Callable, Union
 
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
-from falsr_zoo.backends import Backend, TorchBackend
-from falsr_zoo.color import chroma_inputs, luma_input, to_uint8
+from falsr_zoo.backends import Backend, TorchBackend, create_backend
+from falsr_zoo.color import RGB_TO_YPBPR, chroma_inputs, luma_input, to_uint8
 from falsr_zoo.errors import ImageError
+from falsr_zoo.imageio import Picture
+from falsr_zoo.resize import resize_float
+from falsr_zoo.tiling import CHROMA_MARGIN, Box, batches, plan_tiles, tile_side_for_budget
 
-__all__ = ["ImageLike", "as_rgb_array", "upscale_array", "upscale_image"]
+__all__ = ["ImageLike", "Upscaler", "as_rgb_array", "upscale_array", "upscale_image", "PRECISIONS"]
+
+logger = logging.getLogger(__name__)
 
 ImageLike = Union[Image.Image, np.ndarray]
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DEFAULT_CPU_BUDGET_MB = 768
+"""Activation memory a CPU tile may use by default (keeps a 4000x3000 FALSR-A run under 2 GiB RSS)."""
+CUDA_BUDGET_FRACTION = 0.6
+NEUTRAL_CHROMA = np.float32(128 / 255 - 0.5)
+"""PbPr that the colour step maps to R = G = B = Y (Cb = Cr = 128): the grey path."""
 
 
 def as_rgb_array(image: ImageLike) -> np.ndarray:
@@ -40,12 +65,15 @@ def as_rgb_array(image: ImageLike) -> np.ndarray:
     raise ImageError(f"expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {array.shape}")
 
 
-def upscale_array(model: torch.nn.Module | Backend, lr_rgb: np.ndarray) -> np.ndarray:
-    """Upscale an ``(H, W, 3)`` uint8 RGB array; returns ``(sH, sW, 3)`` uint8.
+def upscale_array(model: nn.Module | Backend, lr_rgb: np.ndarray) -> np.ndarray:
+    """Upscale an ``(H, W, 3)`` uint8 RGB array in one piece (no tiling); the reference path.
 
     Args:
         model: A FALSR module (run with PyTorch) or any :class:`~falsr_zoo.backends.Backend`.
         lr_rgb: The low-resolution image.
+
+    Returns:
+        ``(sH, sW, 3)`` uint8, exactly the official pipeline's output.
     """
     if lr_rgb.shape[0] < 1 or lr_rgb.shape[1] < 1:
         raise ImageError(f"cannot upscale an empty image of shape {lr_rgb.shape}")
@@ -55,13 +83,237 @@ def upscale_array(model: torch.nn.Module | Backend, lr_rgb: np.ndarray) -> np.nd
     return to_uint8(backend(y, pbpr)[0].transpose(1, 2, 0))
 
 
-def upscale_image(model: torch.nn.Module, image: ImageLike) -> ImageLike:
-    """Upscale x2 a PIL image (returns a PIL RGB image) or a uint8 array (returns an array).
+def upscale_image(model: nn.Module, image: ImageLike) -> ImageLike:
+    """Upscale x2 a PIL image (returns PIL) or a uint8 array (returns an array), tiled.
 
     Example:
         >>> from falsr_zoo import load
-        >>> model = load("FALSR-B")            # doctest: +SKIP
-        >>> big = model.upscale(Image.open("photo.png"))  # doctest: +SKIP
+        >>> big = upscale_image(load("FALSR-B"), Image.open("photo.png"))  # doctest: +SKIP
     """
-    out = upscale_array(model, as_rgb_array(image))
-    return Image.fromarray(out) if isinstance(image, Image.Image) else out
+    return Upscaler(model).upscale(image)
+
+
+# --------------------------------------------------------------------------------------------
+# Per-kind preparation of a tile: crop -> (luma (1,h,w), pbpr (2,2h,2w)) and output quantisers
+
+
+def _prepare_rgb8(lr: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
+    crop = lr[box.top : box.bottom, box.left : box.right]
+    return luma_input(crop)[None], chroma_inputs(crop).transpose(2, 0, 1)
+
+
+def _prepare_rgb16(lr: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
+    crop = lr[box.top : box.bottom, box.left : box.right].astype(np.float64) / 65535.0
+    y = (crop @ RGB_TO_YPBPR[0]).astype(np.float32)
+    up = np.clip(resize_float(crop, 2), 0.0, 1.0)
+    return y[None], (up @ RGB_TO_YPBPR[1:].T).astype(np.float32).transpose(2, 0, 1)
+
+
+def _prepare_grey(lr: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
+    peak = 65535.0 if lr.dtype == np.uint16 else 255.0
+    crop = lr[box.top : box.bottom, box.left : box.right, 0]
+    y = (crop / peak).astype(np.float32)
+    return y[None], np.full((2, 2 * box.height, 2 * box.width), NEUTRAL_CHROMA, dtype=np.float32)
+
+
+def _round_to(dtype: type) -> Callable[[np.ndarray], np.ndarray]:
+    peak = np.iinfo(dtype).max
+    return lambda rgb: np.clip(np.rint(rgb * peak), 0, peak).astype(dtype)
+
+
+def _upscale_alpha(alpha: np.ndarray) -> np.ndarray:
+    height, width = alpha.shape
+    if alpha.dtype == np.uint8:
+        return np.asarray(Image.fromarray(alpha, "L").resize((2 * width, 2 * height), Image.BICUBIC))
+    return _round_to(np.uint16)(np.clip(resize_float(alpha / 65535.0, 2), 0, 1))
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class Upscaler:
+    """A stateless, thread-safe x2 upscaler: model + backend + device + tiling.
+
+    Args:
+        model: A zoo name (``"FALSR-B"``) or a FALSR module (copied, never modified).
+        backend: ``"torch"`` or any name in :data:`falsr_zoo.backends.BACKENDS`
+            (``"onnxruntime"``, ``"tensorrt"`` with the export extras).
+        device: ``"cpu"``, ``"cuda"``, ... (torch backend). Default: CUDA when available.
+        tile: Core tile side in LR pixels; default chosen from ``memory_budget_mb`` (CPU) or
+            free GPU memory (CUDA), capped by the backend's ``max_input_size``.
+        memory_budget_mb: Activation memory per tile batch (default 768 MB on CPU).
+        batch_size: Tiles of equal shape run together (helps on GPUs).
+        precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"`` (torch backend).
+        channels_last: Use channels-last memory format (default: on; faster with oneDNN/cuDNN).
+        weights: Explicit weights file for a zoo name.
+
+    Example:
+        >>> upscaler = Upscaler("FALSR-B")               # doctest: +SKIP
+        >>> big = upscaler.upscale(Image.open("a.jpg"))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: str | nn.Module = "FALSR-B",
+        *,
+        backend: str = "torch",
+        device: str | torch.device | None = None,
+        tile: int | None = None,
+        memory_budget_mb: float | None = None,
+        batch_size: int = 1,
+        precision: str = "fp32",
+        channels_last: bool = True,
+        weights: str | None = None,
+    ) -> None:
+        if isinstance(model, str):
+            from falsr_zoo.api import load
+
+            module = load(model, weights=weights)
+        else:
+            module = copy.deepcopy(model)
+        if not hasattr(module, "genome") or not hasattr(module, "forward_y"):
+            raise TypeError("Upscaler needs a super-resolution model (a FALSR module or zoo name)")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.precision = precision
+        self.scale = int(module.scale)
+        self.genome = module.genome
+        self.margin = max(self.genome.receptive_radius(), CHROMA_MARGIN)
+        self.batch_size = batch_size
+        module = module.eval().to(self.device, PRECISIONS[precision])
+        if backend == "torch":
+            if channels_last:
+                module = module.to(memory_format=torch.channels_last)
+            self.backend: Backend = TorchBackend(module, channels_last=channels_last)
+        else:
+            self.backend = create_backend(backend, module.float().cpu())
+        self.tile = tile or self._auto_tile(memory_budget_mb)
+        if tile is not None and tile < 1:
+            raise ValueError(f"tile must be positive, got {tile}")
+
+    def _auto_tile(self, memory_budget_mb: float | None) -> int:
+        bytes_per_float = torch.finfo(PRECISIONS[self.precision]).bits // 8
+        if memory_budget_mb is not None:
+            budget = memory_budget_mb * 2**20
+        elif self.device.type == "cuda" and self.backend.name == "torch":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            budget = free * CUDA_BUDGET_FRACTION
+        else:
+            budget = DEFAULT_CPU_BUDGET_MB * 2**20
+        side = tile_side_for_budget(self.genome.activation_floats_per_pixel(), self.margin,
+                                    int(budget / self.batch_size), bytes_per_float)
+        limit = getattr(self.backend, "max_input_size", None)
+        if limit is not None:
+            side = min(side, min(limit[1], limit[2]) - 2 * self.margin)
+            if side < 1:
+                raise ValueError(f"backend input limit {limit} leaves no room for a {self.margin}-pixel margin")
+        return side
+
+    # ---------------------------------------------------------------------------------------
+
+    def _tiled(self, lr: np.ndarray, prepare: Callable[[np.ndarray, Box], tuple[np.ndarray, np.ndarray]],
+               quantize: Callable[[np.ndarray], np.ndarray], channels: int, dtype: type, tile: int) -> np.ndarray:
+        height, width = lr.shape[:2]
+        s = self.scale
+        out = np.empty((s * height, s * width, channels), dtype=dtype)
+        for batch in batches(plan_tiles(height, width, tile, self.margin), self.batch_size):
+            inputs = [prepare(lr, t.padded) for t in batch]
+            rgb = self.backend(np.stack([y for y, _ in inputs]), np.stack([c for _, c in inputs]))
+            for t, result in zip(batch, rgb):
+                oy, ox = t.offset
+                core = result[:, s * oy : s * (oy + t.core.height), s * ox : s * (ox + t.core.width)]
+                rows, cols = slice(s * t.core.top, s * t.core.bottom), slice(s * t.core.left, s * t.core.right)
+                values = quantize(core.transpose(1, 2, 0))
+                out[rows, cols] = values[..., 1:2] if channels == 1 else values
+        return out
+
+    def _with_backoff(self, run: Callable[[int], np.ndarray]) -> np.ndarray:
+        """Run with the configured tile; on CUDA out-of-memory, halve the tile and retry."""
+        tile = self.tile
+        while True:
+            try:
+                return run(tile)
+            except torch.cuda.OutOfMemoryError:
+                if tile <= 16:
+                    raise
+                torch.cuda.empty_cache()
+                tile //= 2
+                logger.warning("CUDA out of memory; retrying with %d-pixel tiles", tile)
+
+    def _x2(self, pixels: np.ndarray) -> np.ndarray:
+        """One x``scale`` pass over ``(H, W, C)`` pixels of any supported kind."""
+        if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4) or pixels.dtype not in (np.uint8, np.uint16):
+            raise ImageError(f"unsupported pixels: shape {pixels.shape}, dtype {pixels.dtype}")
+        if min(pixels.shape[:2]) < 1:
+            raise ImageError(f"cannot upscale an empty image of shape {pixels.shape}")
+        colour = pixels[..., :3] if pixels.shape[2] >= 3 else pixels[..., :1]
+        if colour.shape[2] == 1:
+            prepare, quantize = _prepare_grey, _round_to(pixels.dtype.type)
+        elif pixels.dtype == np.uint8:
+            prepare, quantize = _prepare_rgb8, to_uint8
+        else:
+            prepare, quantize = _prepare_rgb16, _round_to(np.uint16)
+        colour = np.ascontiguousarray(colour)
+        out = self._with_backoff(
+            lambda tile: self._tiled(colour, prepare, quantize, colour.shape[2], pixels.dtype.type, tile)
+        )
+        if pixels.shape[2] in (2, 4):
+            out = np.concatenate([out, _upscale_alpha(pixels[..., -1])[..., None]], axis=2)
+        return out
+
+    def upscale_pixels(self, pixels: np.ndarray, outscale: float = 2.0) -> np.ndarray:
+        """Upscale ``(H, W, C)`` uint8/uint16 pixels (grey, grey+alpha, RGB, RGBA) by ``outscale``.
+
+        ``outscale`` is reached with x2 network passes (``ceil(log2(outscale))`` of them), then,
+        if it is not a power of two, a Lanczos resize of the result down to
+        ``round(outscale * size)``.
+        """
+        if not 1.0 < outscale <= 16.0:
+            raise ValueError(f"outscale must be in (1, 16], got {outscale}")
+        passes = max(1, math.ceil(math.log2(outscale) - 1e-9))
+        height, width = pixels.shape[:2]
+        for _ in range(passes):
+            pixels = self._x2(pixels)
+        target = (round(height * outscale), round(width * outscale))
+        if pixels.shape[:2] != target:
+            pixels = _lanczos(pixels, target)
+        return pixels
+
+    def upscale_picture(self, picture: Picture, outscale: float = 2.0) -> Picture:
+        """Upscale a decoded file, keeping its ICC profile, EXIF and bit depth."""
+        from dataclasses import replace
+
+        return replace(picture, pixels=self.upscale_pixels(picture.pixels, outscale))
+
+    def upscale(self, image: ImageLike, outscale: float = 2.0) -> ImageLike:
+        """Upscale a PIL image (returns PIL, same mode family) or an array (returns an array).
+
+        PIL modes L, LA, RGB, RGBA are kept; others are converted to RGB(A). uint8 arrays
+        ``(H, W)``, ``(H, W, 1|2|3|4)`` and uint16 arrays of the same shapes are accepted.
+        """
+        if isinstance(image, Image.Image):
+            if image.mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
+                image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
+            array = np.asarray(image)
+            out = self.upscale_pixels(array[..., None] if array.ndim == 2 else array, outscale)
+            return Image.fromarray(out[..., 0] if out.shape[2] == 1 else out)
+        array = np.asarray(image)
+        if array.dtype not in (np.uint8, np.uint16):
+            raise ImageError(f"expected a uint8 or uint16 image array, got dtype {array.dtype}")
+        if array.ndim not in (2, 3):
+            raise ImageError(f"expected an (H, W) or (H, W, C) array, got shape {array.shape}")
+        out = self.upscale_pixels(array[..., None] if array.ndim == 2 else array, outscale)
+        return out[..., 0] if array.ndim == 2 else out
+
+
+def _lanczos(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Lanczos-resize ``(H, W, C)`` pixels to ``size = (height, width)``, per channel in float."""
+    height, width = size
+    planes = []
+    for c in range(pixels.shape[2]):
+        plane = Image.fromarray(pixels[..., c].astype(np.float32), mode="F").resize((width, height), Image.LANCZOS)
+        planes.append(np.asarray(plane))
+    return _round_to(pixels.dtype.type)(np.stack(planes, axis=2) / np.iinfo(pixels.dtype).max)

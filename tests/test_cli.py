@@ -91,7 +91,7 @@ def test_upscale_reports_bad_files_and_goes_on(store: Path, tmp_path: Path) -> N
     out_dir = tmp_path / "out"
     code, _, err = run("upscale", str(bad), str(good), "-o", str(out_dir))
     assert code == EXIT_FAILURE
-    assert "bad.png: cannot read image" in err and "1 of 2 files failed" in err
+    assert "bad.png: cannot read image" in err and "1 upscaled, 1 failed (2 inputs)" in err
     assert sorted(p.name for p in out_dir.iterdir()) == ["good_x2.png"]
 
 

@@ -1,0 +1,229 @@
+"""Upscaling many files: input collection, output naming, a pipelined, resumable run.
+
+Inputs are files, folders (optionally recursive) and glob patterns. Each input gets a target
+``<stem><suffix><ext>`` beside it, or under an output folder (mirroring sub-folders of a
+scanned folder), or a single output file. A run never overwrites an input, skips or refuses
+existing outputs unless told otherwise, reports unreadable files and goes on, and writes every
+output atomically, so an interrupted run leaves only complete images and a re-run with
+``skip_existing`` finishes the rest.
+
+Decoding the next file and encoding the previous result run in background threads while the
+network works on the current one (Pillow, zlib and PyTorch release the GIL).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from falsr_zoo.errors import FalsrZooError, ImageError, OutputExistsError
+from falsr_zoo.imageio import Picture, output_path, read_picture, stale_partials, write_picture
+
+__all__ = ["IMAGE_SUFFIXES", "Job", "RunReport", "collect_inputs", "plan_jobs", "run_jobs", "suffix_for"]
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".tga", ".ppm", ".pgm"})
+_GLOB_CHARS = set("*?[")
+
+
+def suffix_for(outscale: float) -> str:
+    """The output name suffix: ``_x2``, ``_x4``, ``_x3.5``."""
+    return f"_x{outscale:g}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file to upscale and where its result goes."""
+
+    source: Path
+    target: Path
+
+
+@dataclass
+class RunReport:
+    """What a run did, file by file."""
+
+    done: list[Job] = field(default_factory=list)
+    skipped: list[Job] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    notes: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        parts = [f"{len(self.done)} upscaled"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped (output exists)")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        return ", ".join(parts)
+
+
+def _is_previous_output(path: Path, suffix: str) -> bool:
+    """``photo_x2.png`` beside ``photo.*``: an output of an earlier run, not an input."""
+    if not path.stem.endswith(suffix):
+        return False
+    original = path.stem[: -len(suffix)]
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.parent.glob(f"{glob.escape(original)}.*"))
+
+
+def _scan(folder: Path, recursive: bool, suffix: str) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(
+        p for p in folder.glob(pattern)
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        and not _is_previous_output(p, suffix)
+    )
+
+
+def collect_inputs(inputs: Iterable[str | os.PathLike[str]], *, recursive: bool = False, suffix: str = "_x2"
+                   ) -> tuple[list[tuple[Path, Path | None]], list[tuple[Path, str]]]:
+    """Expand files, folders and globs into ``(file, folder it was found in or None)`` pairs.
+
+    Returns:
+        The inputs in a stable order, and ``(path, reason)`` for inputs that match nothing.
+    """
+    found: list[tuple[Path, Path | None]] = []
+    missing: list[tuple[Path, str]] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            files = _scan(path, recursive, suffix)
+            if not files:
+                missing.append((path, "no images in this folder" + ("" if recursive else " (use --recursive for sub-folders)")))
+            found += [(f, path) for f in files]
+        elif path.exists():
+            found.append((path, None))
+        elif _GLOB_CHARS & set(str(raw)):
+            matches = sorted(Path(m) for m in glob.glob(str(raw), recursive=recursive) if Path(m).is_file())
+            if not matches:
+                missing.append((path, "no file matches this pattern"))
+            found += [(m, None) for m in matches]
+        else:
+            missing.append((path, "no such file or folder"))
+    unique: dict[Path, tuple[Path, Path | None]] = {}
+    for file, root in found:
+        unique.setdefault(file.resolve(), (file, root))
+    return list(unique.values()), missing
+
+
+def plan_jobs(inputs: Sequence[tuple[Path, Path | None]], output: Path | None, suffix: str
+              ) -> tuple[list[Job], list[tuple[Path, str]]]:
+    """Assign targets; refuse any target that is an input or another job's target."""
+    sources = {source.resolve() for source, _ in inputs}
+    many = len(inputs) > 1 or any(root is not None for _, root in inputs)
+    jobs, refused, taken = [], [], {}
+    for source, root in inputs:
+        try:
+            target = output_path(source, output, suffix, many=many,
+                                 relative=source.relative_to(root) if root is not None and output is not None else None)
+        except OutputExistsError as err:
+            refused.append((source, str(err)))
+            continue
+        key = target.resolve()
+        if key in sources:
+            refused.append((source, f"refusing to overwrite the input {target}"))
+        elif key in taken:
+            refused.append((source, f"{target} is also the output of {taken[key]}"))
+        else:
+            taken[key] = source
+            jobs.append(Job(source, target))
+    return jobs, refused
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    upscale: Callable[[Picture], Picture],
+    *,
+    quality: int = 95,
+    skip_existing: bool = False,
+    overwrite: bool = False,
+    on_progress: Callable[[Job, str], None] | None = None,
+) -> RunReport:
+    """Upscale every job, pipelined: decode ahead and encode behind the network.
+
+    Args:
+        jobs: From :func:`plan_jobs`.
+        upscale: Picture in, picture out (e.g. :meth:`Upscaler.upscale_picture`).
+        quality: JPEG / WebP quality of the outputs.
+        skip_existing: Leave existing outputs alone and count them as skipped.
+        overwrite: Replace existing outputs (inputs are never replaced).
+        on_progress: Called with ``(job, "done" | "skipped" | "failed")`` after each job.
+
+    Returns:
+        The report; a failed file never stops the run.
+    """
+    report = RunReport()
+    progress = on_progress or (lambda job, status: None)
+    pending = [job for job in jobs if not _skip(job, report, skip_existing, overwrite, progress)]
+    with ThreadPoolExecutor(1, thread_name_prefix="falsr-read") as reader, \
+            ThreadPoolExecutor(1, thread_name_prefix="falsr-write") as writer:
+        reads = [reader.submit(read_picture, job.source) for job in pending[:2]]
+        writes: list[tuple[Job, Future]] = []
+        for index, job in enumerate(pending):
+            if index + 2 < len(pending):
+                reads.append(reader.submit(read_picture, pending[index + 2].source))
+            try:
+                picture = reads[index].result()
+                result = upscale(picture)
+            except (FalsrZooError, ValueError) as err:
+                _fail(report, job, err, progress)
+                continue
+            reads[index] = None  # type: ignore[call-overload]  # free the decoded input
+            report.notes += [(job.source, note) for note in picture.notes]
+            writes.append((job, writer.submit(_write, result, job.target, quality)))
+            writes = _drain(writes, report, progress, block=False)
+        _drain(writes, report, progress, block=True)
+    return report
+
+
+def _skip(job: Job, report: RunReport, skip_existing: bool, overwrite: bool, progress: Callable[[Job, str], None]) -> bool:
+    if not job.target.exists():
+        return False
+    if skip_existing:
+        report.skipped.append(job)
+        progress(job, "skipped")
+        return True
+    if overwrite:
+        return False
+    _fail(report, job, OutputExistsError(f"{job.target} exists; pass --overwrite or --skip-existing"), progress)
+    return True
+
+
+def _write(picture: Picture, target: Path, quality: int) -> None:
+    for partial in stale_partials(target):  # left by a run that was killed mid-write
+        partial.unlink(missing_ok=True)
+    write_picture(picture, target, quality)
+
+
+def _drain(writes: list[tuple[Job, Future]], report: RunReport, progress: Callable[[Job, str], None],
+           block: bool) -> list[tuple[Job, Future]]:
+    remaining = []
+    for job, future in writes:
+        if not block and not future.done():
+            remaining.append((job, future))
+            continue
+        try:
+            future.result()
+        except (FalsrZooError, OSError) as err:
+            _fail(report, job, err, progress)
+        else:
+            report.done.append(job)
+            progress(job, "done")
+    return remaining
+
+
+def _fail(report: RunReport, job: Job, error: BaseException, progress: Callable[[Job, str], None]) -> None:
+    message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, ImageError) and str(job.source) not in message:
+        message = f"{job.source}: {message}"
+    report.failed.append((job.source, message))
+    progress(job, "failed")
