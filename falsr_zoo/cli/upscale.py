@@ -12,6 +12,7 @@ from falsr_zoo.api import load
 from falsr_zoo.cli._errors import EXIT_FAILURE, one_line
 from falsr_zoo.errors import FalsrZooError, OutputExistsError
 from falsr_zoo.imageio import output_path, read_image, write_image
+from falsr_zoo.registry import get_entry
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,9 @@ logger = logging.getLogger(__name__)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced).")
 def upscale_command(inputs: tuple[Path, ...], name: str, output: Path | None, weights: str | None, overwrite: bool) -> None:
     """Upscale images x2 with a FALSR model, writing <name>_x2.<ext> beside each input."""
+    entry = get_entry(name)
+    if entry.task != "image-super-resolution":
+        raise click.UsageError(f"{entry.name} is an {entry.task} model; falsr upscale needs a super-resolution model")
     model = load(name, weights=weights)
     failed = 0
     for source in inputs:
