@@ -11,6 +11,7 @@ from torch import nn
 
 from falsr_zoo.errors import WeightsMismatchError, WeightsNotFoundError
 from falsr_zoo.genome import Genome
+from falsr_zoo.renas_genome import RenasCell
 from falsr_zoo.models import build_model
 from falsr_zoo.registry import ModelEntry, find_by_genome, get_entry, list_entries
 from falsr_zoo.weights import load_state_dict, read_metadata, resolve_weights
@@ -21,7 +22,7 @@ __all__ = ["load", "list_models", "model_info"]
 def load(
     name: str | None = None,
     *,
-    genome: str | Genome | None = None,
+    genome: str | Genome | RenasCell | None = None,
     family: str = "falsr",
     options: Mapping[str, Any] | None = None,
     pretrained: bool | None = None,

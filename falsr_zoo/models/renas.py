@@ -134,6 +134,11 @@ def _input0_module(plan: CellPlan) -> nn.Module:
     return ReLUConvBN(plan.in0_channels, plan.filters)
 
 
+def _op_stride(plan: CellPlan, source: int) -> int:
+    # Reduction cells reduce where they read the two cell inputs; blocks are already reduced.
+    return 2 if plan.reduction and source < 2 else 1
+
+
 class RenasCellModule(nn.Module):
     """One cell: inputs brought to ``F`` channels, ``#B`` blocks, outputs concatenated."""
 
@@ -142,9 +147,9 @@ class RenasCellModule(nn.Module):
         self.preprocess0 = _input0_module(plan)
         self.preprocess1 = ReLUConvBN(plan.in1_channels, plan.filters)
         self.inputs = tuple(block.inputs for block in cell.blocks)
-        stride = lambda i: 2 if plan.reduction and i < 2 else 1  # noqa: E731 - only inputs 0, 1 are reduced
         self.blocks = nn.ModuleList(
-            nn.ModuleList(OPS[op.name](plan.filters, stride(i)) for op, i in block.pairs) for block in cell.blocks
+            nn.ModuleList(OPS[op.name](plan.filters, _op_stride(plan, i)) for op, i in block.pairs)
+            for block in cell.blocks
         )
         self.skip_drop_path = tuple(
             tuple(isinstance(op, nn.Identity) for op in ops) for ops in self.blocks
