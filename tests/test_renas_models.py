@@ -244,6 +244,17 @@ def test_no_weights_are_reachable(empty_home) -> None:
     assert params(load("RENASNet", pretrained=False)) == 5_677_268
 
 
+def test_a_file_in_the_store_is_loaded_like_falsr_weights(empty_home) -> None:
+    # same mechanism as FALSR: $FALSR_ZOO_HOME/weights/<name>.safetensors, no sha256 to pin
+    entry = get_entry("RENASNet-CIFAR10")
+    torch.manual_seed(2)
+    model = build_model(entry.family, entry.genome, **entry.options)
+    stored = empty_home / "weights" / f"{entry.name}.safetensors"
+    write_safetensors(model.state_dict(), stored, {"genome": entry.genome})
+    loaded = load(entry.name)
+    assert torch.equal(loaded.classifier.weight, model.classifier.weight)
+
+
 def test_load_any_renas_genome() -> None:
     cell = "{0, 1, sep3x3, max3x3}; {2, 0, sep7x7, identity}"
     net = load(genome=cell, family="renas", options={"layout": "cifar10", "num_cells": 1, "filters": 8})
