@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import fields, is_dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import nn
 
 from falsr_zoo.errors import WeightsMismatchError, WeightsNotFoundError
 from falsr_zoo.genome import Genome
+from falsr_zoo.renas_genome import RenasCell
 from falsr_zoo.models import build_model
 from falsr_zoo.registry import ModelEntry, find_by_genome, get_entry, list_entries
 from falsr_zoo.weights import load_state_dict, read_metadata, resolve_weights
@@ -21,8 +22,9 @@ __all__ = ["load", "list_models", "model_info"]
 def load(
     name: str | None = None,
     *,
-    genome: str | Genome | None = None,
+    genome: str | Genome | RenasCell | None = None,
     family: str = "falsr",
+    options: Mapping[str, Any] | None = None,
     pretrained: bool | None = None,
     weights: str | os.PathLike[str] | None = None,
     device: str | torch.device | None = None,
@@ -30,9 +32,13 @@ def load(
     """Build a zoo model or any genome, with weights, in eval mode.
 
     Args:
-        name: A zoo model (``"FALSR-B"``); exclusive with ``genome``.
-        genome: Any genome of ``family``; if it is a zoo model's genome, that model's weights apply.
-        family: Builder family of ``genome``.
+        name: A zoo model (``"FALSR-B"``, ``"RENASNet"``); exclusive with ``genome``.
+        genome: Any genome of ``family``; if it is a zoo model's genome (with the same
+            options), that model's weights apply.
+        family: Builder family of ``genome`` (``"falsr"`` or ``"renas"``).
+        options: Builder keyword arguments. For a zoo model they override the entry's (e.g.
+            ``{"aux_head": True}`` to train RENASNet); for a RENAS genome they choose the
+            network (``{"layout": "cifar10", "num_cells": 6, "filters": 32}``).
         pretrained: Load weights. Default: yes for zoo models (and zoo genomes), and for any
             genome when ``weights`` is given; no otherwise.
         weights: An explicit safetensors file (takes precedence over the store and the Hub).
@@ -50,14 +56,15 @@ def load(
         >>> from falsr_zoo import load
         >>> model = load("FALSR-B")                      # doctest: +SKIP
         >>> net = load(genome="conv f32 k3 b1 noskip <- 0; out <- 0,1")
+        >>> renasnet = load("RENASNet", pretrained=False)   # no RENAS weights are reachable
     """
     if (name is None) == (genome is None):
         raise ValueError("pass exactly one of a model name or genome=...")
     entry = get_entry(name) if name is not None else None
-    model = build_model(entry.family if entry else family, entry.genome if entry else genome,
-                        **(dict(entry.options) if entry else {}))
+    build_options = {**(entry.options if entry else {}), **(options or {})}
+    model = build_model(entry.family if entry else family, entry.genome if entry else genome, **build_options)
     if entry is None:
-        entry = find_by_genome(str(model.genome), family)
+        entry = find_by_genome(str(model.genome), family, build_options)
     if pretrained is None:
         pretrained = weights is not None or entry is not None
     if pretrained:

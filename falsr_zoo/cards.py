@@ -14,13 +14,24 @@ from typing import Callable
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from falsr_zoo.genome import parse_genome
+from falsr_zoo.families import architecture
 from falsr_zoo.registry import ModelEntry, list_entries
 from falsr_zoo.weights import atomic_write_bytes
 
-__all__ = ["render_card", "stale_cards", "write_cards", "CARD_SECTIONS"]
+__all__ = ["render_card", "stale_cards", "write_cards", "format_mult_adds", "CARD_SECTIONS"]
 
-_METRIC_NAMES = {"psnr": "PSNR (Y, dB)", "ssim": "SSIM (Y)", "top1": "Top-1 accuracy (%)", "top5": "Top-5 accuracy (%)"}
+_METRIC_NAMES = {
+    "psnr": "PSNR (Y, dB)",
+    "ssim": "SSIM (Y)",
+    "top1": "Top-1 accuracy (%)",
+    "top5": "Top-5 accuracy (%)",
+    "error": "Test error (%)",
+}
+
+
+def format_mult_adds(value: int) -> str:
+    """``235.00 G`` from a billion up, ``608.2 M`` below."""
+    return f"{value / 1e9:.2f} G" if value >= 1e9 else f"{value / 1e6:.1f} M"
 
 
 def card_data(entry: ModelEntry) -> ModelCardData:
@@ -57,10 +68,13 @@ def _header(entry: ModelEntry) -> str:
 
 
 def _genome(entry: ModelEntry) -> str:
-    return "## Genome\n\n```text\n" + parse_genome(entry.genome).to_string("\n") + "\n```"
+    text = "## Genome\n\n```text\n" + architecture(entry).to_string("\n") + "\n```"
+    if entry.options:
+        text += "\n\nBuild options: " + ", ".join(f"`{k}={v}`" for k, v in entry.options.items()) + "."
+    return text
 
 
-def _usage(entry: ModelEntry) -> str:
+def _falsr_usage(entry: ModelEntry) -> str:
     weights = entry.weights
     convert = f"falsr convert path/to/{weights.source_file}\n" if weights and weights.source_file else ""
     return (
@@ -71,32 +85,92 @@ def _usage(entry: ModelEntry) -> str:
     )
 
 
+def _classifier_usage(entry: ModelEntry) -> str:
+    h, w = entry.reference_size
+    load_line = (
+        f'model = load("{entry.name}")' if entry.weights
+        else f'model = load("{entry.name}", weights="{entry.name}.safetensors")  # or pretrained=False: untrained'
+    )
+    return (
+        "## Usage\n\n```python\nfrom PIL import Image\nfrom falsr_zoo import load\n\n"
+        f"{load_line}\n"
+        'model.classify(Image.open("photo.jpg"), labels=class_names, top_k=5)\n'
+        f"logits = model(x)  # x: (N, 3, {h}, {w}), preprocessed as below\n\n"
+        "# training: auxiliary head and drop-path\n"
+        f'net = load("{entry.name}", pretrained=False, options={{"aux_head": True, "drop_path_prob": 0.1}}).train()\n'
+        "logits, aux_logits = net(x, return_aux=True)\n```\n\n"
+        f"```bash\nfalsr info {entry.name}\n```\n\n"
+        + _preprocessing(entry)
+    )
+
+
+def _preprocessing(entry: ModelEntry) -> str:
+    steps = entry.preprocessing
+    numbers = lambda values: "(" + ", ".join(f"{v:.4f}" for v in values) + ")"  # noqa: E731
+    resize = f"resize the shorter side to {steps['resize']} ({steps['interpolation']}), " if steps.get("resize") else ""
+    return (
+        f"Preprocessing: RGB, {resize}centre crop {steps['crop']}x{steps['crop']}, scale to [0, 1], "
+        f"subtract mean {numbers(steps['mean'])}, divide by std {numbers(steps['std'])}."
+    )
+
+
+USAGE: dict[str, Callable[[ModelEntry], str]] = {
+    "image-super-resolution": _falsr_usage,
+    "image-classification": _classifier_usage,
+}
+"""Task -> the card's usage section."""
+
+
+def _usage(entry: ModelEntry) -> str:
+    return USAGE[entry.task](entry)
+
+
 def _costs(entry: ModelEntry) -> str:
     h, w = entry.reference_size
     return (
         "## Size\n\n| | this package (counted on the module) | paper |\n|---|---|---|\n"
         f"| parameters | {entry.num_params:,} | {entry.paper_costs.get('params', '-')} |\n"
-        f"| mult-adds at {h}x{w} | {entry.mult_adds / 1e9:.2f} G | {entry.paper_costs.get('mult_adds', '-')} |"
+        f"| mult-adds at {h}x{w} | {format_mult_adds(entry.mult_adds)} | {entry.paper_costs.get('mult_adds', '-')} |"
     )
 
 
+def _format_metric(name: str, value: float, psnr_digits: int) -> str:
+    if name == "ssim":
+        return f"{value:.4f}"
+    if name == "psnr":
+        return f"{value:.{psnr_digits}f}"
+    return f"{_METRIC_NAMES.get(name, name)} {value}"
+
+
 def _format_metrics(metrics: dict[str, float], psnr_digits: int) -> str:
-    return " / ".join(f"{v:.4f}" if k == "ssim" else f"{v:.{psnr_digits}f}" for k, v in metrics.items())
+    return " / ".join(_format_metric(k, v, psnr_digits) for k, v in metrics.items())
 
 
 def _metrics(entry: ModelEntry) -> str:
     rows = ["## Results", "", "| dataset | paper | this package |", "|---|---|---|"]
+    unmeasured = (
+        "not measured (no weights are reachable)" if entry.weights is None
+        else "not measured here (only Set5 and Set14 are at hand)"
+    )
     for dataset, paper in entry.paper_metrics.items():
         ours = entry.reproduced_metrics.get(dataset)
-        measured = _format_metrics(ours, 4) if ours else "not measured here (only Set5 and Set14 are at hand)"
+        measured = _format_metrics(ours, 4) if ours else unmeasured
         rows.append(f"| {dataset} | {_format_metrics(paper, 2)} | {measured} |")
     return "\n".join(rows)
+
+
+def _notes(entry: ModelEntry) -> str:
+    return f"## This entry and the paper\n\n{entry.notes}" if entry.notes else ""
 
 
 def _weights(entry: ModelEntry) -> str:
     w = entry.weights
     if w is None:
-        return "## Weights\n\nNo published weights are reachable for this model."
+        return (
+            "## Weights\n\nNo published weights are reachable for this model. Build it untrained with "
+            f'`load("{entry.name}", pretrained=False)`, or load a safetensors file with '
+            f'`load("{entry.name}", weights=PATH)`.\n\nLicence: {entry.license_notes}'
+        )
     return (
         "## Weights\n\n"
         f"- File: `{w.filename}` in Hub repository `{w.repo_id}`, revision `{w.revision}`\n"
@@ -110,13 +184,15 @@ def _citation(entry: ModelEntry) -> str:
     return f"## Citation\n\n```bibtex\n{entry.paper['bibtex']}\n```"
 
 
-CARD_SECTIONS: list[Callable[[ModelEntry], str]] = [_header, _genome, _usage, _costs, _metrics, _weights, _citation]
-"""Body sections, in order; each renders one part of the card from an entry."""
+CARD_SECTIONS: list[Callable[[ModelEntry], str]] = [
+    _header, _genome, _usage, _costs, _metrics, _notes, _weights, _citation,
+]
+"""Body sections, in order; each renders one part of the card from an entry (or ``""`` to skip)."""
 
 
 def render_card(entry: ModelEntry) -> str:
     """The full card text of ``entry``."""
-    body = "\n\n".join(section(entry) for section in CARD_SECTIONS)
+    body = "\n\n".join(text for text in (section(entry) for section in CARD_SECTIONS) if text)
     card = ModelCard(f"---\n{card_data(entry).to_yaml()}\n---\n\n{body}\n")
     return str(card)
 

@@ -65,6 +65,10 @@ class ModelEntry:
         license_notes: Where the weights come from and what their terms are.
         tags: Hub card tags.
         options: Family-specific build options (keyword arguments of the builder).
+        preprocessing: How images are prepared for the model (classifiers: ``resize``,
+            ``crop``, ``mean``, ``std``, ``interpolation``), as the weights expect them.
+        notes: How the entry relates to the paper (variant chosen and why, where each figure
+            comes from); rendered in the model card.
     """
 
     name: str
@@ -85,9 +89,11 @@ class ModelEntry:
     license_notes: str = ""
     tags: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    preprocessing: Mapping[str, Any] = field(default_factory=dict)
+    notes: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("paper", "paper_costs", "paper_metrics", "reproduced_metrics", "options"):
+        for name in ("paper", "paper_costs", "paper_metrics", "reproduced_metrics", "options", "preprocessing"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
 
@@ -127,6 +133,14 @@ def list_entries(family: str | None = None) -> list[ModelEntry]:
     return [e for e in _REGISTRY.values() if family is None or e.family == family]
 
 
-def find_by_genome(genome: str, family: str) -> ModelEntry | None:
-    """The entry of ``family`` whose canonical genome string is ``genome``, if any."""
-    return next((e for e in list_entries(family) if e.genome == genome), None)
+def find_by_genome(genome: str, family: str, options: Mapping[str, Any] | None = None) -> ModelEntry | None:
+    """The entry of ``family`` whose canonical genome string is ``genome``, if any.
+
+    With ``options``, the entry's build options must be equal too: RENAS entries share one
+    cell genome and differ only in their layout options.
+    """
+    return next(
+        (e for e in list_entries(family)
+         if e.genome == genome and (options is None or dict(e.options) == dict(options))),
+        None,
+    )

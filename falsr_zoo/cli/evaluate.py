@@ -8,6 +8,7 @@ import click
 
 from falsr_zoo.api import load
 from falsr_zoo.evaluate import evaluate
+from falsr_zoo.registry import get_entry
 from falsr_zoo.upscale import upscale_array
 
 
@@ -18,6 +19,9 @@ from falsr_zoo.upscale import upscale_array
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def eval_command(name: str, data: str, weights: str | None, as_json: bool) -> None:
     """Y-PSNR / SSIM of a model on a test set (2-pixel border, BT.601 Y)."""
+    entry = get_entry(name)
+    if entry.task != "image-super-resolution":
+        raise click.UsageError(f"{entry.name} is an {entry.task} model; falsr eval needs a super-resolution model")
     model = load(name, weights=weights)
     result = evaluate(lambda lr: upscale_array(model, lr), data, model=name, scale=model.scale)
     if as_json:

@@ -12,6 +12,7 @@ import torch
 
 from falsr_zoo.backends import BACKENDS
 from falsr_zoo.cli._errors import EXIT_FAILURE
+from falsr_zoo.registry import get_entry
 from falsr_zoo.runner import collect_inputs, plan_jobs, run_jobs, suffix_for
 from falsr_zoo.upscale import PRECISIONS, Upscaler
 
@@ -55,6 +56,9 @@ def upscale_command(inputs: tuple[str, ...], name: str, output: Path | None, rec
     """
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite exclude each other")
+    entry = get_entry(name)
+    if entry.task != "image-super-resolution":
+        raise click.UsageError(f"{entry.name} is an {entry.task} model; falsr upscale needs a super-resolution model")
     if threads:
         torch.set_num_threads(threads)
     suffix = suffix_for(outscale)

@@ -8,9 +8,9 @@ import sys
 import click
 
 from falsr_zoo.api import model_info
-from falsr_zoo.cards import stale_cards, write_cards
-from falsr_zoo.genome import parse_genome
-from falsr_zoo.registry import get_entry, list_entries
+from falsr_zoo.cards import format_mult_adds, stale_cards, write_cards
+from falsr_zoo.families import architecture
+from falsr_zoo.registry import ModelEntry, get_entry, list_entries
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -29,7 +29,7 @@ def models_command(as_json: bool) -> None:
         return
     rows = [
         [e.name, e.task, f"x{e.scale}" if e.scale else "-", f"{e.num_params:,}",
-         f"{e.mult_adds / 1e9:.2f} G @{e.reference_size[0]}x{e.reference_size[1]}",
+         f"{format_mult_adds(e.mult_adds)} @{e.reference_size[0]}x{e.reference_size[1]}",
          "yes" if e.weights else "no"]
         for e in entries
     ]
@@ -44,9 +44,9 @@ def info_command(name: str, size: tuple[int, int] | None, as_json: bool) -> None
     """Show one zoo entry: genome, costs, weights, metrics."""
     entry = get_entry(name)
     info = model_info(entry.name)
+    spec = architecture(entry)
     if size:
-        genome = parse_genome(entry.genome)
-        info["costs_at_size"] = {"size": list(size), "mult_adds": genome.macs(*size)}
+        info["costs_at_size"] = {"size": list(size), "mult_adds": spec.macs(*size)}
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -56,18 +56,33 @@ def info_command(name: str, size: tuple[int, int] | None, as_json: bool) -> None
         f"{entry.name}: {entry.summary}",
         f"task        {entry.task}" + (f", x{entry.scale}" if entry.scale else ""),
         f"parameters  {entry.num_params:,}",
-        f"mult-adds   {macs / 1e9:.2f} G at {h}x{w}",
+        f"mult-adds   {format_mult_adds(macs)} at {h}x{w}",
         "genome:",
-        *("  " + part for part in parse_genome(entry.genome).to_string("\n").splitlines()),
+        *("  " + part for part in spec.to_string("\n").splitlines()),
+        *_options_lines(entry),
     ]
     if entry.weights:
         lines += [f"weights     {entry.weights.repo_id}@{entry.weights.revision}/{entry.weights.filename}",
                   f"sha256      {entry.weights.sha256}"]
+    else:
+        lines.append("weights     none reachable (load with pretrained=False, or weights=PATH)")
     for dataset, metrics in entry.paper_metrics.items():
         ours = entry.reproduced_metrics.get(dataset, {})
         shown = ", ".join(f"{k} {v}" + (f" (ours {ours[k]})" if k in ours else "") for k, v in metrics.items())
         lines.append(f"{dataset:<11} {shown}")
     click.echo("\n".join(lines))
+
+
+def _options_lines(entry: ModelEntry) -> list[str]:
+    lines = []
+    if entry.options:
+        lines.append("options     " + " ".join(f"{k}={v}" for k, v in entry.options.items()))
+    if entry.preprocessing:
+        steps = entry.preprocessing
+        numbers = lambda values: ",".join(f"{v:.4f}" for v in values)  # noqa: E731
+        lines.append(f"preprocess  resize {steps['resize']}, crop {steps['crop']}, "
+                     f"mean {numbers(steps['mean'])}, std {numbers(steps['std'])}")
+    return lines
 
 
 @click.command("cards")

@@ -7,11 +7,13 @@ from typing import Any, Callable
 from torch import nn
 
 from falsr_zoo.models.falsr import FALSR
+from falsr_zoo.models.renas import RENASNet
 
-__all__ = ["BUILDERS", "FALSR", "build_model"]
+__all__ = ["BUILDERS", "FALSR", "RENASNet", "build_model"]
 
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "falsr": FALSR,
+    "renas": RENASNet,
 }
 """Family name -> builder ``(genome, **options) -> nn.Module``."""
 
