@@ -42,17 +42,25 @@ class TorchBackend:
     Args:
         model: The module; it is used as is (put it on its device and dtype first).
         channels_last: Feed inputs in channels-last layout (pair with a channels-last module).
+        fuse: On CPU in float32, run oneDNN fused convolutions
+            (:class:`~falsr_zoo.models.fused.FusedFALSR`) when the build has them.
     """
 
     name = "torch"
     max_input_size = None
 
-    def __init__(self, model: nn.Module, *, channels_last: bool = False) -> None:
+    def __init__(self, model: nn.Module, *, channels_last: bool = False, fuse: bool = False) -> None:
         self.model = model.eval()
         self.scale = int(model.scale)
         param = next(model.parameters())
         self.device, self.dtype = param.device, param.dtype
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = self.model
+        if fuse and self.device.type == "cpu" and self.dtype == torch.float32:
+            from falsr_zoo.models.fused import FusedFALSR, fusion_available
+
+            if fusion_available():
+                self.forward = FusedFALSR(self.model)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)
@@ -60,7 +68,7 @@ class TorchBackend:
 
     def __call__(self, y: np.ndarray, pbpr: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            out = self.model(self._tensor(y), self._tensor(pbpr))
+            out = self.forward(self._tensor(y), self._tensor(pbpr))
         return out.float().cpu().numpy()
 
 

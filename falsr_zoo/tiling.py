@@ -93,7 +93,7 @@ def batches(tiles: list[Tile], size: int) -> Iterator[list[Tile]]:
 
 
 def tile_side_for_budget(floats_per_pixel: int, margin: int, budget_bytes: int, bytes_per_float: int = 4,
-                         safety: float = 1.5) -> int:
+                         safety: float = 1.25) -> int:
     """The largest square core side whose padded tile fits ``budget_bytes`` of activations."""
     pixels = budget_bytes / (floats_per_pixel * bytes_per_float * safety)
     return max(MIN_TILE, int(math.sqrt(pixels)) - 2 * margin)

@@ -40,8 +40,11 @@ logger = logging.getLogger(__name__)
 
 ImageLike = Union[Image.Image, np.ndarray]
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DEFAULT_CPU_BUDGET_MB = 768
-"""Activation memory a CPU tile may use by default (keeps a 4000x3000 FALSR-A run under 2 GiB RSS)."""
+DEFAULT_CPU_BUDGET_MB = 1536
+"""Memory an upscale plans for on CPU by default: tile activations plus the image buffers
+(a 4000x3000 FALSR-A run stays under 2 GiB peak RSS; a 480x480 image runs in one piece)."""
+IMAGE_BUFFER_FACTOR = 16
+"""Bytes kept per LR sample by image buffers (decoded input, HR output, encoder copies), conservatively."""
 CUDA_BUDGET_FRACTION = 0.6
 NEUTRAL_CHROMA = np.float32(128 / 255 - 0.5)
 """PbPr that the colour step maps to R = G = B = Y (Cb = Cr = 128): the grey path."""
@@ -139,12 +142,14 @@ class Upscaler:
         backend: ``"torch"`` or any name in :data:`falsr_zoo.backends.BACKENDS`
             (``"onnxruntime"``, ``"tensorrt"`` with the export extras).
         device: ``"cpu"``, ``"cuda"``, ... (torch backend). Default: CUDA when available.
-        tile: Core tile side in LR pixels; default chosen from ``memory_budget_mb`` (CPU) or
-            free GPU memory (CUDA), capped by the backend's ``max_input_size``.
-        memory_budget_mb: Activation memory per tile batch (default 768 MB on CPU).
+        tile: Core tile side in LR pixels; default chosen per image from the memory budget,
+            capped by the backend's ``max_input_size`` (see :meth:`tile_for`).
+        memory_budget_mb: Memory to plan for: on CPU tile activations plus image buffers
+            (default 1536 MB); on CUDA activations (default 60 % of free memory).
         batch_size: Tiles of equal shape run together (helps on GPUs).
         precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"`` (torch backend).
         channels_last: Use channels-last memory format (default: on; faster with oneDNN/cuDNN).
+        fuse: On CPU in fp32, run oneDNN fused convolutions (conv + ReLU, conv + residual).
         weights: Explicit weights file for a zoo name.
 
     Example:
@@ -163,6 +168,7 @@ class Upscaler:
         batch_size: int = 1,
         precision: str = "fp32",
         channels_last: bool = True,
+        fuse: bool = True,
         weights: str | None = None,
     ) -> None:
         if isinstance(model, str):
@@ -187,29 +193,43 @@ class Upscaler:
         if backend == "torch":
             if channels_last:
                 module = module.to(memory_format=torch.channels_last)
-            self.backend: Backend = TorchBackend(module, channels_last=channels_last)
+            self.backend: Backend = TorchBackend(module, channels_last=channels_last, fuse=fuse)
         else:
             self.backend = create_backend(backend, module.float().cpu())
-        self.tile = tile or self._auto_tile(memory_budget_mb)
         if tile is not None and tile < 1:
             raise ValueError(f"tile must be positive, got {tile}")
+        self.tile = tile
+        self.memory_budget = self._memory_budget(memory_budget_mb)
+        limit = getattr(self.backend, "max_input_size", None)
+        if limit is not None and min(limit[1], limit[2]) - 2 * self.margin < 1:
+            raise ValueError(f"backend input limit {limit} leaves no room for a {self.margin}-pixel margin")
 
-    def _auto_tile(self, memory_budget_mb: float | None) -> int:
-        bytes_per_float = torch.finfo(PRECISIONS[self.precision]).bits // 8
+    def _memory_budget(self, memory_budget_mb: float | None) -> int:
         if memory_budget_mb is not None:
-            budget = memory_budget_mb * 2**20
-        elif self.device.type == "cuda" and self.backend.name == "torch":
+            return int(memory_budget_mb * 2**20)
+        if self.device.type == "cuda" and self.backend.name == "torch":
             free, _ = torch.cuda.mem_get_info(self.device)
-            budget = free * CUDA_BUDGET_FRACTION
-        else:
-            budget = DEFAULT_CPU_BUDGET_MB * 2**20
-        side = tile_side_for_budget(self.genome.activation_floats_per_pixel(), self.margin,
-                                    int(budget / self.batch_size), bytes_per_float)
+            return int(free * CUDA_BUDGET_FRACTION)
+        return DEFAULT_CPU_BUDGET_MB * 2**20
+
+    def tile_for(self, height: int, width: int, channels: int = 3, sample_bytes: int = 1) -> int:
+        """The core tile side for an image: the fixed ``tile``, or the largest that fits the budget.
+
+        On the CPU the budget also pays for the image buffers of this image; the backend's
+        ``max_input_size`` caps the result.
+        """
+        side = self.tile
+        if side is None:
+            budget = self.memory_budget
+            if self.device.type == "cpu":
+                budget -= IMAGE_BUFFER_FACTOR * height * width * channels * sample_bytes
+            budget = max(budget, self.memory_budget // 8)
+            bytes_per_float = torch.finfo(PRECISIONS[self.precision]).bits // 8
+            side = tile_side_for_budget(self.genome.activation_floats_per_pixel(), self.margin,
+                                        budget // self.batch_size, bytes_per_float)
         limit = getattr(self.backend, "max_input_size", None)
         if limit is not None:
             side = min(side, min(limit[1], limit[2]) - 2 * self.margin)
-            if side < 1:
-                raise ValueError(f"backend input limit {limit} leaves no room for a {self.margin}-pixel margin")
         return side
 
     # ---------------------------------------------------------------------------------------
@@ -230,9 +250,8 @@ class Upscaler:
                 out[rows, cols] = values[..., 1:2] if channels == 1 else values
         return out
 
-    def _with_backoff(self, run: Callable[[int], np.ndarray]) -> np.ndarray:
-        """Run with the configured tile; on CUDA out-of-memory, halve the tile and retry."""
-        tile = self.tile
+    def _with_backoff(self, run: Callable[[int], np.ndarray], tile: int) -> np.ndarray:
+        """Run with ``tile``; on CUDA out-of-memory, halve the tile and retry."""
         while True:
             try:
                 return run(tile)
@@ -257,8 +276,9 @@ class Upscaler:
         else:
             prepare, quantize = _prepare_rgb16, _round_to(np.uint16)
         colour = np.ascontiguousarray(colour)
+        tile = self.tile_for(*colour.shape, pixels.dtype.itemsize)
         out = self._with_backoff(
-            lambda tile: self._tiled(colour, prepare, quantize, colour.shape[2], pixels.dtype.type, tile)
+            lambda side: self._tiled(colour, prepare, quantize, colour.shape[2], pixels.dtype.type, side), tile
         )
         if pixels.shape[2] in (2, 4):
             out = np.concatenate([out, _upscale_alpha(pixels[..., -1])[..., None]], axis=2)

@@ -218,7 +218,7 @@ def test_respects_backend_input_limits(net, monkeypatch) -> None:
     monkeypatch.setitem(backends.BACKENDS, "limited", lambda model: _LimitedBackend(model, max_input_size=(1, 24, 30)))
     up = Upscaler(net, backend="limited")
     margin = up.margin
-    assert up.tile == 24 - 2 * margin
+    assert up.tile_for(50, 61) == 24 - 2 * margin
     rgb = np.random.default_rng(7).integers(0, 256, (50, 61, 3), dtype=np.uint8)
     assert _close(up.upscale(rgb), upscale_array(net, rgb))
     assert all(h <= 24 and w <= 30 for _, _, h, w in up.backend.seen)
@@ -226,9 +226,12 @@ def test_respects_backend_input_limits(net, monkeypatch) -> None:
 
 def test_auto_tile_follows_the_budget(net) -> None:
     small, large = Upscaler(net, memory_budget_mb=32), Upscaler(net, memory_budget_mb=512)
-    assert 8 <= small.tile < large.tile
+    assert 8 <= small.tile_for(10, 10) < large.tile_for(10, 10)
     per_pixel = net.genome.activation_floats_per_pixel() * 4
-    assert (small.tile + 2 * small.margin) ** 2 * per_pixel <= 32 * 2**20
+    assert (small.tile_for(10, 10) + 2 * small.margin) ** 2 * per_pixel <= 32 * 2**20
+    # on the CPU, big images leave less room for activations: smaller tiles
+    assert large.tile_for(3000, 4000) < large.tile_for(100, 100)
+    assert Upscaler(net, tile=37).tile_for(3000, 4000) == 37
 
 
 def test_colour_inputs_follow_the_release() -> None:
