@@ -14,6 +14,7 @@ from typing import Callable
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from falsr_zoo.export.families import FAMILIES
 from falsr_zoo.genome import parse_genome
 from falsr_zoo.registry import ModelEntry, list_entries
 from falsr_zoo.weights import atomic_write_bytes
@@ -71,6 +72,13 @@ def _usage(entry: ModelEntry) -> str:
     )
 
 
+def _deployment(entry: ModelEntry) -> str:
+    row = FAMILIES.get(entry.family)
+    if row is None or row.deployment_card is None:
+        return "## Deployment\n\nONNX export is not available for this model family yet."
+    return row.deployment_card(entry.name)
+
+
 def _costs(entry: ModelEntry) -> str:
     h, w = entry.reference_size
     return (
@@ -110,7 +118,9 @@ def _citation(entry: ModelEntry) -> str:
     return f"## Citation\n\n```bibtex\n{entry.paper['bibtex']}\n```"
 
 
-CARD_SECTIONS: list[Callable[[ModelEntry], str]] = [_header, _genome, _usage, _costs, _metrics, _weights, _citation]
+CARD_SECTIONS: list[Callable[[ModelEntry], str]] = [
+    _header, _genome, _usage, _deployment, _costs, _metrics, _weights, _citation,
+]
 """Body sections, in order; each renders one part of the card from an entry."""
 
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from falsr_zoo.backends import Backend, register_backend
 from falsr_zoo.export.families import FAMILIES, family_of
-from falsr_zoo.export.onnx import EXPORT_OPSET, OnnxExport, check_graph, core_graph, export_onnx, onnx_graph
+from falsr_zoo.export.onnx import EXPORT_OPSET, OnnxExport, check_graph, core_graph, export_onnx, onnx_graph, wrap_core
 from falsr_zoo.export.ort_backend import OnnxRuntimeBackend
 from falsr_zoo.export.spec import ExportFamily, GraphForm, ParityReport, TensorSpec
 from falsr_zoo.export.tensorrt import (
@@ -56,6 +56,7 @@ __all__ = [
     "export_tensorrt",
     "family_of",
     "onnx_graph",
+    "wrap_core",
 ]
 
 

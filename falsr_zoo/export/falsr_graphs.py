@@ -278,6 +278,6 @@ def deployment_card(name: str) -> str:
         "truncation to uint8); `--input-dtype float32` takes and returns RGB in [0, 1] instead. "
         "`--core` exports the network alone: `y` (N, 1, H, W) and `pbpr` (N, 2, 2H, 2W) float32 "
         "in, `rgb` (N, 3, 2H, 2W) in [0, 1] out. On an NVIDIA GPU, "
-        f"`falsr export {name} --format tensorrt` builds a TensorRT engine (`--fp16` optional) "
-        f"and `falsr upscale --backend tensorrt` runs it."
+        f"`falsr export {name} --format tensorrt` writes a TensorRT engine of the core graph (`--fp16` "
+        "optional), and the upscaler's `tensorrt` backend runs the model through TensorRT."
     )

@@ -124,7 +124,7 @@ def _quiet_exporter() -> Iterator[None]:
     The exporter logs at WARNING about optional packages it does not need (torchvision ops),
     and torch internals warn about their own deprecations; neither concerns the caller.
     """
-    names = ("torch.onnx", "torch.export", "torch._export", "onnxscript", "onnx_ir")
+    names = ("torch.onnx", "torch.export", "torch._export", "torch.__trace", "onnxscript", "onnx_ir")
     saved = {name: logging.getLogger(name).level for name in names}
     try:
         for name in names:
