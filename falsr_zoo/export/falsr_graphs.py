@@ -15,8 +15,8 @@ nothing but ONNX Runtime:
 PIL computes with 22-bit fixed-point weights, ONNX Runtime in float32. Inside the image the
 x2 weights are dyadic fractions, exact in both, so the chroma matches PIL bit for bit; within
 two pixels of the border the renormalised weights are not, and a value that lands exactly on
-a rounding tie can round the other way (about 1 in 10^4 chroma values on Set5/Set14, never
-more than 2 levels). A float32 input (RGB in [0, 1]) skips every quantisation and matches
+a rounding tie can round the other way (0.7 % of the border values on Set5, 0.9 % on Set14,
+never by more than 2 levels; ``benchmarks/export_parity.py``). A float32 input (RGB in [0, 1]) skips every quantisation and matches
 PIL's float ("F" mode) bicubic.
 """
 
