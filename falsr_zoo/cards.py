@@ -14,7 +14,7 @@ from typing import Callable
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from falsr_zoo.export.families import FAMILIES
+from falsr_zoo.export.families import deployment_section
 from falsr_zoo.genome import parse_genome
 from falsr_zoo.registry import ModelEntry, list_entries
 from falsr_zoo.weights import atomic_write_bytes
@@ -73,10 +73,7 @@ def _usage(entry: ModelEntry) -> str:
 
 
 def _deployment(entry: ModelEntry) -> str:
-    row = FAMILIES.get(entry.family)
-    if row is None or row.deployment_card is None:
-        return "## Deployment\n\nONNX export is not available for this model family yet."
-    return row.deployment_card(entry.name)
+    return deployment_section(entry.family, entry.name)
 
 
 def _costs(entry: ModelEntry) -> str:

@@ -72,7 +72,7 @@ def test_an_exported_core_file_can_be_run(net, tmp_path) -> None:
 def test_an_end_to_end_file_is_refused(net, tmp_path) -> None:
     path = tmp_path / "e2e.onnx"
     export_onnx(net, path, check=False)
-    with pytest.raises(ExportError, match="is a end-to-end graph; the backend runs core graphs"):
+    with pytest.raises(ExportError, match="holds the end-to-end graph; the backend runs core graphs"):
         create_backend("onnxruntime", net, graph=path)
 
 

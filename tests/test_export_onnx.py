@@ -228,7 +228,24 @@ def test_every_zoo_entry_has_an_export_row(entry) -> None:
     assert len({spec.name for spec in row.inputs}) == len(row.inputs)
     card = render_card(entry)
     assert f"falsr export {entry.name} --format onnx -o {entry.name}.onnx" in card
-    assert 'session.run(None, {"image": lr})' in card
+    assert "ort.InferenceSession" in card and "session.run(None, {" in card
+
+
+def test_a_family_row_without_its_own_card_text_gets_one_from_its_graph(monkeypatch) -> None:
+    import dataclasses
+
+    from falsr_zoo.export.families import CORE, deployment_section
+    from falsr_zoo.export.spec import TensorSpec
+
+    row = dataclasses.replace(FAMILIES["falsr"], name="renas", forms={"core": CORE}, default_form="core",
+                              inputs=(TensorSpec("image", (("batch", 1), 3, ("height", 1), ("width", 1))),),
+                              outputs=("logits",), deployment_card=None)
+    monkeypatch.setitem(FAMILIES, "renas", row)
+    text = deployment_section("renas", "RENASNet")
+    assert "falsr export RENASNet --format onnx -o RENASNet.onnx" in text
+    assert 'session.run(None, {"image": image})' in text
+    assert "`image` (batch, 3, height, width) float32" in text and "`logits`" in text
+    assert "not available" in deployment_section("other", "X")
 
 
 def test_the_cards_deployment_snippet_runs(official_models, official_graphs, official, tmp_path, monkeypatch) -> None:

@@ -27,7 +27,7 @@ from falsr_zoo.export.falsr_graphs import FALSRHalfBody, check_end_to_end, deplo
 from falsr_zoo.export.parity import check_core
 from falsr_zoo.export.spec import ExportFamily, GraphForm, TensorSpec
 
-__all__ = ["CORE", "FAMILIES", "family_of", "family_name_of"]
+__all__ = ["CORE", "FAMILIES", "deployment_section", "family_of", "family_name_of"]
 
 CORE = GraphForm(
     name="core",
@@ -95,3 +95,27 @@ def family_of(model: nn.Module) -> ExportFamily:
     if name not in FAMILIES:
         raise ExportError(f"ONNX export is not implemented for the {name!r} family yet")
     return FAMILIES[name]
+
+
+def deployment_section(family: str, name: str) -> str:
+    """The model card's deployment section for zoo model ``name`` of ``family``.
+
+    A family row may bring its own text (FALSR's end-to-end snippet); otherwise the section is
+    made from the row's default graph: its inputs, outputs and an ONNX Runtime call.
+    """
+    row = FAMILIES.get(family)
+    if row is None:
+        return "## Deployment\n\nONNX export is not available for this model family yet."
+    if row.deployment_card is not None:
+        return row.deployment_card(name)
+    feeds = ", ".join(f'"{spec.name}": {spec.name}' for spec in row.inputs)
+    shapes = "; ".join(f"`{spec.name}` ({', '.join(map(str, spec.dim_names()))}) float32" for spec in row.inputs)
+    return (
+        "## Deployment\n\n"
+        f"Export the ONNX graph (dynamic batch, height and width) and run it with ONNX Runtime alone:\n\n"
+        f"```bash\nfalsr export {name} --format onnx -o {name}.onnx\n```\n\n"
+        "```python\nimport onnxruntime as ort\n\n"
+        f'session = ort.InferenceSession("{name}.onnx", providers=["CPUExecutionProvider"])\n'
+        f"outputs = session.run(None, {{{feeds}}})\n```\n\n"
+        f"Inputs: {shapes}. Outputs: {', '.join(f'`{o}`' for o in row.outputs)}."
+    )

@@ -81,7 +81,7 @@ class OnnxRuntimeBackend:
                          if k.startswith(METADATA_PREFIX)}
         if self.metadata.get("form", "core") != "core":
             raise ExportError(
-                f"{graph if not isinstance(graph, bytes) else 'the graph'} is a {self.metadata['form']} graph; "
+                f"{graph if not isinstance(graph, bytes) else 'the graph'} holds the {self.metadata['form']} graph; "
                 "the backend runs core graphs (falsr export --core)"
             )
         self.input_names = [value.name for value in self.session.get_inputs()]
