@@ -16,8 +16,8 @@ PIL computes with 22-bit fixed-point weights, ONNX Runtime in float32. Inside th
 x2 weights are dyadic fractions, exact in both, so the chroma matches PIL bit for bit; within
 two pixels of the border the renormalised weights are not, and a value that lands exactly on
 a rounding tie can round the other way (0.7 % of the border values on Set5, 0.9 % on Set14,
-never by more than 2 levels; ``benchmarks/export_parity.py``). A float32 input (RGB in [0, 1]) skips every quantisation and matches
-PIL's float ("F" mode) bicubic.
+never by more than 2 levels; ``benchmarks/export_parity.py``). A float32 input (RGB in [0, 1])
+skips every quantisation and matches PIL's float ("F" mode) bicubic.
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ values and fails the fraction. float16 moves many values by a level.
 class FALSRHalfBody(nn.Module):
     """A FALSR module whose network runs in float16, inputs, colour step and output in float32.
 
-    The colour step adds constants near 180 to ``Y * 255``; in float16 (8 bits of fraction at
-    that magnitude) that alone would cost a third of a grey level, so it stays float32.
+    The colour step works on values up to 255, where float16 numbers are 0.125 apart: each of its
+    roundings could move a value by 1/16 of a grey level and its bias (-179.456) would become
+    -179.5, so it stays float32.
     """
 
     def __init__(self, model: nn.Module) -> None:
