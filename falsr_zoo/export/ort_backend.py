@@ -95,7 +95,9 @@ class OnnxRuntimeBackend:
 
         Raises:
             ExportError: ``graph`` holds another architecture than ``model``.
+            MissingDependencyError: without onnxruntime (checked before tracing).
         """
+        _onnxruntime()
         if graph is not None:
             backend = cls(graph, scale=int(model.scale), device=device, threads=threads)
             declared, actual = backend.metadata.get("genome"), str(getattr(model, "genome", ""))
