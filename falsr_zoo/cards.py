@@ -14,6 +14,7 @@ from typing import Callable
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from falsr_zoo.export.families import deployment_section
 from falsr_zoo.families import architecture
 from falsr_zoo.registry import ModelEntry, list_entries
 from falsr_zoo.weights import atomic_write_bytes
@@ -125,6 +126,10 @@ def _usage(entry: ModelEntry) -> str:
     return USAGE[entry.task](entry)
 
 
+def _deployment(entry: ModelEntry) -> str:
+    return deployment_section(entry.family, entry.name)
+
+
 def _costs(entry: ModelEntry) -> str:
     h, w = entry.reference_size
     return (
@@ -185,7 +190,7 @@ def _citation(entry: ModelEntry) -> str:
 
 
 CARD_SECTIONS: list[Callable[[ModelEntry], str]] = [
-    _header, _genome, _usage, _costs, _metrics, _notes, _weights, _citation,
+    _header, _genome, _usage, _deployment, _costs, _metrics, _notes, _weights, _citation,
 ]
 """Body sections, in order; each renders one part of the card from an entry (or ``""`` to skip)."""
 

@@ -64,3 +64,11 @@ class OutputExistsError(FalsrZooError, FileExistsError):
 
 class MissingDependencyError(FalsrZooError, ImportError):
     """An optional dependency is needed; the message names the extra that installs it."""
+
+
+class BackendUnavailableError(FalsrZooError, RuntimeError):
+    """An inference backend cannot run here (no CUDA GPU for TensorRT, no CUDA provider)."""
+
+
+class ExportError(FalsrZooError, RuntimeError):
+    """An export failed: the graph does not match PyTorch, or a graph or engine cannot be built or read."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from typing import Callable, Union
+from typing import Any, Callable, Mapping, Union
 
 import numpy as np
 import torch
@@ -151,6 +151,8 @@ class Upscaler:
         channels_last: Use channels-last memory format (default: on; faster with oneDNN/cuDNN).
         fuse: On CPU in fp32, run oneDNN fused convolutions (conv + ReLU, conv + residual).
         weights: Explicit weights file for a zoo name.
+        backend_options: Keyword arguments of a non-torch backend's factory (``device``,
+            ``precision``, ``engine``, ...).
 
     Example:
         >>> upscaler = Upscaler("FALSR-B")               # doctest: +SKIP
@@ -170,6 +172,7 @@ class Upscaler:
         channels_last: bool = True,
         fuse: bool = True,
         weights: str | None = None,
+        backend_options: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(model, str):
             from falsr_zoo.api import load
@@ -195,7 +198,7 @@ class Upscaler:
                 module = module.to(memory_format=torch.channels_last)
             self.backend: Backend = TorchBackend(module, channels_last=channels_last, fuse=fuse)
         else:
-            self.backend = create_backend(backend, module.float().cpu())
+            self.backend = create_backend(backend, module.float().cpu(), **dict(backend_options or {}))
         if tile is not None and tile < 1:
             raise ValueError(f"tile must be positive, got {tile}")
         self.tile = tile

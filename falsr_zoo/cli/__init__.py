@@ -37,15 +37,15 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="falsr")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 def main(verbose: bool) -> None:
-    """FALSR model zoo: convert the official weights, upscale, evaluate, inspect."""
+    """FALSR model zoo: convert the official weights, upscale, evaluate, inspect, export, benchmark."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
 
 
 def _register() -> None:
-    from falsr_zoo.cli import convert, evaluate, upscale, zoo
+    from falsr_zoo.cli import bench, convert, evaluate, export, upscale, zoo
 
-    for module in (zoo, convert, upscale, evaluate):
+    for module in (zoo, convert, upscale, evaluate, export, bench):
         for command in module.COMMANDS:
             main.add_command(command)
 
