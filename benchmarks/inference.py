@@ -2,6 +2,7 @@
 
 Usage:
     python benchmarks/inference.py                      # latency for FALSR-A/B/C, 480x480 LR
+    python benchmarks/inference.py --backend torch --backend onnxruntime
     python benchmarks/inference.py --big                # + peak RSS of `falsr upscale` on 4000x3000
     python benchmarks/inference.py --tensorflow ../shared/falsr-official/pretrained_model
         # + the official TensorFlow graphs timed in the same run, interleaved with ours
@@ -62,13 +63,13 @@ def _tensorflow_runner(graph: Path) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def latency(size: tuple[int, int], repeats: int, tf_graphs: Path | None) -> list[dict]:
+def latency(size: tuple[int, int], repeats: int, tf_graphs: Path | None, backends: list[str]) -> list[dict]:
     from falsr_zoo.upscale import Upscaler
 
     lr = _photo(*size)
     rows = []
     for name in MODELS:
-        runners = {"falsr-zoo (torch)": Upscaler(name).upscale}
+        runners = {f"falsr-zoo ({backend})": Upscaler(name, backend=backend).upscale for backend in backends}
         if tf_graphs is not None:
             runners["official graph (TensorFlow)"] = _tensorflow_runner(tf_graphs / f"{name}.pb")
         for run in runners.values():
@@ -104,11 +105,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--big", action="store_true", help="also measure the 4000x3000 FALSR-A run")
     parser.add_argument("--tensorflow", type=Path, metavar="DIR", help="official .pb directory to time alongside")
+    parser.add_argument("--backend", action="append", help="backends to time (default: torch); repeatable")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     import torch
 
-    results = {"threads": torch.get_num_threads(), "latency": latency(tuple(args.size), args.repeats, args.tensorflow)}
+    from falsr_zoo.perf import tune_allocator
+
+    tune_allocator()  # as the falsr command does
+
+    results = {"threads": torch.get_num_threads(), "latency": latency(tuple(args.size), args.repeats, args.tensorflow,
+                                                                       args.backend or ["torch"])}
     if args.big:
         results["big"] = big_photo_rss("FALSR-A")
     if args.json:

@@ -16,6 +16,7 @@ import click
 from falsr_zoo import __version__
 from falsr_zoo.cli._errors import exit_code, one_line
 from falsr_zoo.errors import FalsrZooError
+from falsr_zoo.perf import tune_allocator
 
 __all__ = ["main"]
 
@@ -40,6 +41,7 @@ def main(verbose: bool) -> None:
     """FALSR model zoo: convert the official weights, upscale, evaluate, inspect, export, benchmark."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    tune_allocator()
 
 
 def _register() -> None:
