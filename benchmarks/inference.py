@@ -9,8 +9,9 @@ Usage:
         # (needs tensorflow importable; it is never a dependency of falsr-zoo)
 
 Latency is the whole upscale of one image (colour conversion, tiles, network, quantisation),
-median over ``--repeats`` runs after one warm-up run. Runs of the compared configurations
-are interleaved so that machine noise hits them alike.
+median over ``--rounds`` x ``--repeats`` runs, each process after one warm-up run. Every
+runner runs in its own process, and the processes alternate so that machine noise hits them
+alike.
 """
 
 from __future__ import annotations
@@ -63,27 +64,55 @@ def _tensorflow_runner(graph: Path) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def latency(size: tuple[int, int], repeats: int, tf_graphs: Path | None, backends: list[str]) -> list[dict]:
+def _runners(name: str, backends: list[str], tf_graphs: Path | None) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     from falsr_zoo.upscale import Upscaler
 
-    lr = _photo(*size)
+    runners = {f"falsr-zoo ({backend})": Upscaler(name, backend=backend).upscale for backend in backends}
+    if tf_graphs is not None:
+        runners["official graph (TensorFlow)"] = _tensorflow_runner(tf_graphs / f"{name}.pb")
+    return runners
+
+
+def _time(run: Callable[[np.ndarray], np.ndarray], lr: np.ndarray, repeats: int) -> list[float]:
+    run(lr)  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(lr)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def latency(size: tuple[int, int], repeats: int, tf_graphs: Path | None, backends: list[str],
+            rounds: int) -> list[dict]:
+    """Each runner in its own process (thread pools and heaps of one engine must not slow the
+    others), alternating runners for ``rounds`` rounds so that machine noise hits them alike."""
+    labels = [f"falsr-zoo ({b})" for b in backends] + (["official graph (TensorFlow)"] if tf_graphs else [])
     rows = []
     for name in MODELS:
-        runners = {f"falsr-zoo ({backend})": Upscaler(name, backend=backend).upscale for backend in backends}
-        if tf_graphs is not None:
-            runners["official graph (TensorFlow)"] = _tensorflow_runner(tf_graphs / f"{name}.pb")
-        for run in runners.values():
-            run(lr)  # warm-up
-        times: dict[str, list[float]] = {label: [] for label in runners}
-        for _ in range(repeats):
-            for label, run in runners.items():
-                start = time.perf_counter()
-                run(lr)
-                times[label].append(time.perf_counter() - start)
+        times: dict[str, list[float]] = {label: [] for label in labels}
+        for _ in range(rounds):
+            for label in labels:
+                command = [sys.executable, __file__, "--child", name, label, "--size", *map(str, size),
+                           "--repeats", str(repeats)]
+                if tf_graphs is not None:
+                    command += ["--tensorflow", str(tf_graphs)]
+                for backend in backends:
+                    command += ["--backend", backend]
+                out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+                times[label] += json.loads(out.strip().splitlines()[-1])
         for label, values in times.items():
-            rows.append({"model": name, "runner": label, "size": list(size), "median_s": statistics.median(values),
-                         "mp_per_s": size[0] * size[1] / 1e6 / statistics.median(values)})
+            median = statistics.median(values)
+            rows.append({"model": name, "runner": label, "size": list(size), "median_s": median,
+                         "mp_per_s": size[0] * size[1] / 1e6 / median, "runs": len(values)})
     return rows
+
+
+def _child(name: str, label: str, size: tuple[int, int], repeats: int, tf_graphs: Path | None,
+           backends: list[str]) -> None:
+    run = _runners(name, [b for b in backends if label == f"falsr-zoo ({b})"],
+                   tf_graphs if label.startswith("official") else None)[label]
+    print(json.dumps(_time(run, _photo(*size), repeats)))
 
 
 def big_photo_rss(model: str) -> dict:
@@ -102,10 +131,12 @@ def big_photo_rss(model: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", nargs=2, type=int, default=(480, 480), metavar=("H", "W"))
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--big", action="store_true", help="also measure the 4000x3000 FALSR-A run")
     parser.add_argument("--tensorflow", type=Path, metavar="DIR", help="official .pb directory to time alongside")
     parser.add_argument("--backend", action="append", help="backends to time (default: torch); repeatable")
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of the runners")
+    parser.add_argument("--child", nargs=2, metavar=("MODEL", "RUNNER"), help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     import torch
@@ -113,9 +144,12 @@ def main() -> None:
     from falsr_zoo.perf import tune_allocator
 
     tune_allocator()  # as the falsr command does
+    if args.child:
+        _child(*args.child, tuple(args.size), args.repeats, args.tensorflow, args.backend or ["torch"])
+        return
 
     results = {"threads": torch.get_num_threads(), "latency": latency(tuple(args.size), args.repeats, args.tensorflow,
-                                                                       args.backend or ["torch"])}
+                                                                       args.backend or ["torch"], args.rounds)}
     if args.big:
         results["big"] = big_photo_rss("FALSR-A")
     if args.json:
@@ -124,7 +158,7 @@ def main() -> None:
     print(f"torch threads: {results['threads']}")
     for row in results["latency"]:
         print(f"{row['model']}  {row['runner']:<28} {row['size'][0]}x{row['size'][1]}  "
-              f"median {row['median_s']:.3f} s  {row['mp_per_s']:.3f} MP/s")
+              f"median {row['median_s']:.3f} s  {row['mp_per_s']:.3f} MP/s  ({row['runs']} runs)")
     if "big" in results:
         big = results["big"]
         print(f"{big['model']} 4000x3000 photo: {big['seconds']:.1f} s, peak RSS {big['peak_rss_mb']:.0f} MB")

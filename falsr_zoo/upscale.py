@@ -31,6 +31,7 @@ from falsr_zoo.backends import Backend, TorchBackend, create_backend
 from falsr_zoo.color import RGB_TO_YPBPR, chroma_inputs, luma_input, to_uint8
 from falsr_zoo.errors import ImageError
 from falsr_zoo.imageio import Picture
+from falsr_zoo.perf import prepare_for, release_memory
 from falsr_zoo.resize import resize_float
 from falsr_zoo.tiling import CHROMA_MARGIN, Box, batches, plan_tiles, tile_side_for_budget
 
@@ -242,9 +243,14 @@ class Upscaler:
         height, width = lr.shape[:2]
         s = self.scale
         out = np.empty((s * height, s * width, channels), dtype=dtype)
-        for batch in batches(plan_tiles(height, width, tile, self.margin), self.batch_size):
+        tiles = plan_tiles(height, width, tile, self.margin)
+        for batch in batches(tiles, self.batch_size):
             inputs = [prepare(lr, t.padded) for t in batch]
-            rgb = self.backend(np.stack([y for y, _ in inputs]), np.stack([c for _, c in inputs]))
+            luma = np.stack([y for y, _ in inputs])
+            prepare_for(luma.shape)
+            rgb = self.backend(luma, np.stack([c for _, c in inputs]))
+            if len(tiles) > 1:
+                release_memory()
             for t, result in zip(batch, rgb):
                 oy, ox = t.offset
                 core = result[:, s * oy : s * (oy + t.core.height), s * ox : s * (ox + t.core.width)]

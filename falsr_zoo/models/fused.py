@@ -69,7 +69,7 @@ class _SourcesConv:
 
     ``conv(cat(x_0, ..., x_k), W)`` is computed as ``conv(x_0, W_0) + ... + conv(x_k, W_k)``
     with ``W`` split along its input channels, each partial accumulated in place by oneDNN's
-    ``sum`` post-op (the last one also applying the ReLU). This saves the copy of every source
+    binary ``add`` post-op (the last one also applying the ReLU). This saves the copy of every source
     into a wide tensor, a third of FALSR-A's run time in channels-last layout. Grouped
     convolutions, whose groups would straddle sources, concatenate as usual.
     """
