@@ -84,12 +84,12 @@ def _time(run: Callable[[np.ndarray], np.ndarray], lr: np.ndarray, repeats: int)
 
 
 def latency(size: tuple[int, int], repeats: int, tf_graphs: Path | None, backends: list[str],
-            rounds: int) -> list[dict]:
+            rounds: int, models: list[str]) -> list[dict]:
     """Each runner in its own process (thread pools and heaps of one engine must not slow the
     others), alternating runners for ``rounds`` rounds so that machine noise hits them alike."""
     labels = [f"falsr-zoo ({b})" for b in backends] + (["official graph (TensorFlow)"] if tf_graphs else [])
     rows = []
-    for name in MODELS:
+    for name in models:
         times: dict[str, list[float]] = {label: [] for label in labels}
         for _ in range(rounds):
             for label in labels:
@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--tensorflow", type=Path, metavar="DIR", help="official .pb directory to time alongside")
     parser.add_argument("--backend", action="append", help="backends to time (default: torch); repeatable")
     parser.add_argument("--rounds", type=int, default=2, help="alternations of the runners")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), help="which FALSR models")
     parser.add_argument("--child", nargs=2, metavar=("MODEL", "RUNNER"), help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -149,7 +150,7 @@ def main() -> None:
         return
 
     results = {"threads": torch.get_num_threads(), "latency": latency(tuple(args.size), args.repeats, args.tensorflow,
-                                                                       args.backend or ["torch"], args.rounds)}
+                                                                       args.backend or ["torch"], args.rounds, args.models)}
     if args.big:
         results["big"] = big_photo_rss("FALSR-A")
     if args.json:

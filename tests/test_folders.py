@@ -141,3 +141,25 @@ def test_interrupted_run_leaves_only_complete_outputs(store, tmp_path: Path, sig
     assert f"{6 - len(visible)} upscaled, {len(visible)} skipped" in stderr
     assert sorted(p.name for p in out.iterdir()) == [f"p{i}_x2.png" for i in range(6)]  # no leftovers
     assert all(out.joinpath(name).stat().st_mtime_ns == mtime for name, mtime in before.items())
+
+
+def test_upscale_through_onnxruntime(store, tmp_path: Path) -> None:
+    source = _image(tmp_path / "a.png", size=(23, 17), seed=5)
+    code, _, err = run(str(source), "--backend", "onnxruntime", "-o", str(tmp_path / "ort.png"))
+    assert code == 0, err
+    code, _, err = run(str(source), "-o", str(tmp_path / "torch.png"))
+    assert code == 0, err
+    ort, torch_out = (np.asarray(Image.open(tmp_path / n)).astype(int) for n in ("ort.png", "torch.png"))
+    diff = np.abs(ort - torch_out)
+    assert ort.shape == (34, 46, 3) and diff.max() <= 1 and (diff > 0).mean() < 1e-3
+
+
+def test_unknown_and_unavailable_backends_are_one_line_errors(store, tmp_path: Path) -> None:
+    source = _image(tmp_path / "a.png")
+    code, _, err = run(str(source), "--backend", "nope")
+    assert code == 2 and "'nope' is not one of" in err
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:  # the usual case without a GPU: the message, not a traceback
+        code, _, err = run(str(source), "--backend", "tensorrt")
+        assert code == 1 and err.strip().splitlines()[-1].startswith("Error: TensorRT is not installed")

@@ -10,13 +10,13 @@ from types import FrameType
 import click
 import torch
 
-from falsr_zoo.backends import BACKENDS
 from falsr_zoo.cli._errors import EXIT_FAILURE
 from falsr_zoo.registry import get_entry
 from falsr_zoo.runner import collect_inputs, plan_jobs, run_jobs, suffix_for
 from falsr_zoo.upscale import PRECISIONS, Upscaler
 
 EXIT_INTERRUPTED = 130
+BACKEND_CHOICES = ("torch", "onnxruntime", "tensorrt")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -34,8 +34,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option("--skip-existing", is_flag=True, help="Leave existing outputs alone (resume a folder run).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced).")
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG / WebP quality.")
-@click.option("--backend", default="torch", show_default=True,
-              help=f"Inference backend: {', '.join(sorted({*BACKENDS, 'onnxruntime', 'tensorrt'}))}.")
+@click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="torch", show_default=True,
+              help="Inference engine (onnxruntime: the onnx extra; tensorrt: an NVIDIA GPU).")
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
 @click.option("--tile", type=click.IntRange(min=1), help="Tile side in LR pixels (default: from the memory budget).")
 @click.option("--memory-budget", "memory_budget_mb", type=click.FloatRange(min=16), help="Activation memory budget, MB.")
