@@ -13,27 +13,9 @@ from falsr_zoo.models.falsr import DepthToSpace
 from falsr_zoo.registry import list_entries
 from falsr_zoo.weights import load_state_dict, write_safetensors
 from tests.test_genome import genomes
+from tests.costs import count_macs
 
 FALSR_ENTRIES = list_entries("falsr")
-
-
-def count_macs(model: torch.nn.Module, *inputs: torch.Tensor) -> int:
-    """Mult-adds of every convolution, from output shapes recorded during a meta-device forward."""
-    total = 0
-
-    def hook(module: torch.nn.Conv2d, _inputs: object, output: torch.Tensor) -> None:
-        nonlocal total
-        kh, kw = module.kernel_size
-        total += output.shape[0] * output.shape[2] * output.shape[3] * module.out_channels * (
-            module.in_channels // module.groups) * kh * kw
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    try:
-        model(*inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return total
 
 
 @pytest.mark.parametrize("entry", FALSR_ENTRIES, ids=lambda e: e.name)

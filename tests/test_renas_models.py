@@ -18,32 +18,9 @@ from falsr_zoo.renas_genome import BN_EPS, OPERATORS, RenasCell, RenasNetSpec, p
 from falsr_zoo.weights import write_safetensors
 from falsr_zoo.zoo_renas import RENASNET_CELL
 from tests.test_renas_genome import renas_cells
+from tests.costs import count_macs
 
 RENAS_ENTRIES = list_entries("renas")
-
-
-def count_macs(model: torch.nn.Module, x: torch.Tensor, **kwargs: object) -> int:
-    """Mult-adds of every convolution and linear layer, from the output shapes of a forward."""
-    total = 0
-
-    def conv_hook(module: torch.nn.Conv2d, _inputs: object, output: torch.Tensor) -> None:
-        nonlocal total
-        kh, kw = module.kernel_size
-        total += output.shape[0] * output.shape[2] * output.shape[3] * module.out_channels * (
-            module.in_channels // module.groups) * kh * kw
-
-    def linear_hook(module: torch.nn.Linear, _inputs: object, output: torch.Tensor) -> None:
-        nonlocal total
-        total += output.shape[0] * module.in_features * module.out_features
-
-    hooks = {torch.nn.Conv2d: conv_hook, torch.nn.Linear: linear_hook}
-    handles = [m.register_forward_hook(hooks[type(m)]) for m in model.modules() if type(m) in hooks]
-    try:
-        model(x, **kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return total
 
 
 def params(module: torch.nn.Module, kind: type | None = None) -> int:

@@ -3,19 +3,8 @@
 A row names the core graph's inputs (with their dynamic axes) and outputs, the graph forms
 that can be exported with their parity checks, the default form, and the family's float16
 module. Everything generic (tracing with dynamic shapes, opset, metadata, the checker, ONNX
-Runtime sessions, TensorRT profiles) reads the row, so a new family is a new row. For a
-classifier such as RENASNet the row is a few lines::
-
-    "renas": ExportFamily(
-        name="renas",
-        inputs=(TensorSpec("image", (("batch", 1), 3, ("height", 1), ("width", 1)), -2.5, 2.5),),
-        outputs=("logits",),
-        forms={"core": CORE},
-        default_form="core",
-        trace_sizes={"batch": 2, "height": 224, "width": 224},
-        check_sizes=({"batch": 2, "height": 224, "width": 160}, {"batch": 1, "height": 96, "width": 256}),
-        min_size=32,
-    ),
+Runtime sessions, TensorRT profiles) reads the row, so a new family is a new row (the
+``renas`` row below is a classifier's: one image in, logits out).
 """
 
 from __future__ import annotations
