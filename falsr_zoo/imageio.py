@@ -28,7 +28,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from falsr_zoo.errors import ImageError, OutputExistsError
 from falsr_zoo.weights import atomic_write_bytes
 
-__all__ = ["Picture", "output_path", "read_picture", "write_picture", "read_image", "write_image", "stale_partials"]
+__all__ = ["Picture", "output_path", "read_picture", "write_picture", "stale_partials"]
 
 logger = logging.getLogger(__name__)
 
@@ -311,26 +311,6 @@ def stale_partials(target: Path) -> list[Path]:
     if not target.parent.is_dir():
         return []
     return [p for p in target.parent.iterdir() if pattern.match(p.name)]
-
-
-# --------------------------------------------------------------------------------------------
-# Pillow-level helpers kept for simple callers
-
-
-def read_image(path: str | os.PathLike[str]) -> Image.Image:
-    """An 8-bit Pillow image of a file (orientation applied); see :func:`read_picture`."""
-    picture = read_picture(path)
-    if picture.bit_depth == 16:
-        picture = _to_8bit(picture, "Pillow")
-    pixels = picture.pixels[..., 0] if picture.channels == 1 else picture.pixels
-    return Image.fromarray(pixels, mode=_MODES_BY_CHANNELS[picture.channels])
-
-
-def write_image(image: Image.Image, path: str | os.PathLike[str], quality: int = 95) -> None:
-    """Write a Pillow image atomically (format from the suffix)."""
-    array = np.asarray(image.convert("RGBA" if "A" in image.mode else "RGB") if image.mode not in _MODES_BY_CHANNELS.values() else image)
-    picture = Picture(pixels=array[..., None] if array.ndim == 2 else array, icc_profile=image.info.get("icc_profile"))
-    write_picture(picture, path, quality)
 
 
 def output_path(source: Path, destination: Path | None, suffix: str = "_x2", many: bool = False,

@@ -72,7 +72,7 @@ def upscale_command(inputs: tuple[str, ...], name: str, output: Path | None, rec
     show = not quiet and len(jobs) > 1
     try:
         with click.progressbar(length=len(jobs), label="upscaling", show_eta=True, show_pos=True,
-                               file=sys.stderr if show else _Null()) as bar:
+                               file=sys.stderr, hidden=not show) as bar:
             report = run_jobs(jobs, lambda picture: upscaler.upscale_picture(picture, outscale), quality=quality,
                               skip_existing=skip_existing, overwrite=overwrite,
                               on_progress=lambda job, status: bar.update(1))
@@ -91,19 +91,6 @@ def upscale_command(inputs: tuple[str, ...], name: str, output: Path | None, rec
                f"({total} inputs)", err=True)
     if failures:
         sys.exit(EXIT_FAILURE)
-
-
-class _Null:
-    """A sink for the progress bar when it is not shown."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
 
 
 COMMANDS = [upscale_command]
