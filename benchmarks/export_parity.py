@@ -18,12 +18,12 @@ import onnxruntime as ort
 from PIL import Image
 
 from falsr_zoo.api import load
-from falsr_zoo.backends import TorchBackend
-from falsr_zoo.color import chroma_inputs, luma_input
-from falsr_zoo.evaluate import evaluate, find_pairs
 from falsr_zoo.export import EXPORT_OPSET, core_graph, wrap_core
-from falsr_zoo.export.falsr_graphs import colour_graph
-from falsr_zoo.upscale import upscale_array
+from falsr_zoo.families.falsr.colour import chroma_inputs, luma_input
+from falsr_zoo.families.falsr.falsr_export import colour_graph
+from falsr_zoo.runtime.backends import TorchBackend
+from falsr_zoo.sr.evaluate import evaluate, find_pairs
+from falsr_zoo.sr.upscale import upscale_array
 
 MODELS = ("FALSR-A", "FALSR-B", "FALSR-C")
 RANDOM_SHAPES = [(3, 31, 17), (3, 17, 46)]

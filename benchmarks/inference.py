@@ -55,7 +55,7 @@ def _tensorflow_runner(graph: Path) -> Callable[[np.ndarray], np.ndarray]:
     pbpr_in = g.get_tensor_by_name("input_image_evaluate_pbpr:0")
     out = g.get_tensor_by_name("test_sr_evaluator_i1_b0_g/target:0")
 
-    from falsr_zoo.color import chroma_inputs, luma_input, to_uint8
+    from falsr_zoo.families.falsr.colour import chroma_inputs, luma_input, to_uint8
 
     def run(lr: np.ndarray) -> np.ndarray:
         result = session.run(out, {y_in: [luma_input(lr)[..., None]], pbpr_in: [chroma_inputs(lr)]})
@@ -65,7 +65,7 @@ def _tensorflow_runner(graph: Path) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _runners(name: str, backends: list[str], tf_graphs: Path | None) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    from falsr_zoo.upscale import Upscaler
+    from falsr_zoo.sr.upscale import Upscaler
 
     runners = {f"falsr-zoo ({backend})": Upscaler(name, backend=backend).upscale for backend in backends}
     if tf_graphs is not None:
@@ -142,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from falsr_zoo.perf import tune_allocator
+    from falsr_zoo.runtime.perf import tune_allocator
 
     tune_allocator()  # as the falsr command does
     if args.child:

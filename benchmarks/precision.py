@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from falsr_zoo.evaluate import iter_pairs
-from falsr_zoo.metrics import psnr
-from falsr_zoo.upscale import Upscaler
+from falsr_zoo.sr.evaluate import iter_pairs
+from falsr_zoo.sr.metrics import psnr
+from falsr_zoo.sr.upscale import Upscaler
 
 MODELS = ("FALSR-A", "FALSR-B", "FALSR-C")
 

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from falsr_zoo import list_entries, load
-from falsr_zoo.evaluate import evaluate
-from falsr_zoo.upscale import upscale_array
+from falsr_zoo.sr.evaluate import evaluate
+from falsr_zoo.sr.upscale import upscale_array
 
 
 def main(root: str) -> None:

@@ -6,9 +6,14 @@ everything that needs torch (:func:`load`, the models, upscaling, classification
 Example:
     >>> from falsr_zoo import load
     >>> model = load("FALSR-B")                       # doctest: +SKIP
-    >>> model.upscale(Image.open("photo.png"))        # doctest: +SKIP
+    >>> upscale_image(model, Image.open("photo.png"))  # doctest: +SKIP
     >>> net = load("RENASNet", pretrained=False)      # doctest: +SKIP
-    >>> net.classify(Image.open("cat.jpg"), labels=imagenet_labels)  # doctest: +SKIP
+    >>> classify_image(net, Image.open("cat.jpg"), labels=imagenet_labels)  # doctest: +SKIP
+
+Layout: model families at the bottom (:mod:`falsr_zoo.families`), the zoo's registry and weights
+store (:mod:`falsr_zoo.zoo`) beneath them, the applications above (:mod:`falsr_zoo.sr`,
+:mod:`falsr_zoo.classify`, :mod:`falsr_zoo.export`, :mod:`falsr_zoo.cards`), the command lines
+on top; the layer rules are import-linter contracts in ``pyproject.toml``.
 """
 
 from __future__ import annotations
@@ -16,22 +21,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from falsr_zoo import zoo as _zoo  # noqa: F401  (registers the zoo entries)
-from falsr_zoo import zoo_renas as _zoo_renas  # noqa: F401  (registers the RENAS entries)
-from falsr_zoo.genome import CellSpec, Genome, format_genome, parse_genome
-from falsr_zoo.registry import get_entry, list_entries
-from falsr_zoo.renas_genome import RenasBlock, RenasCell, RenasNetSpec, format_renas_cell, parse_renas_cell
-
-__version__ = "0.1.0"
+from falsr_zoo._version import __version__
+from falsr_zoo.families.falsr import falsr_entries as _falsr_entries  # noqa: F401  (registers the entries)
+from falsr_zoo.families.falsr.genome import CellSpec, Genome, format_genome, parse_genome
+from falsr_zoo.families.renas import renas_entries as _renas_entries  # noqa: F401  (registers the entries)
+from falsr_zoo.families.renas.cell import RenasBlock, RenasCell, format_renas_cell, parse_renas_cell
+from falsr_zoo.families.renas.plan import RenasNetSpec
+from falsr_zoo.zoo.registry import get_entry, list_entries
 
 _LAZY = {
     "load": "falsr_zoo.api",
     "list_models": "falsr_zoo.api",
     "model_info": "falsr_zoo.api",
-    "upscale_image": "falsr_zoo.upscale",
+    "upscale_image": "falsr_zoo.sr.upscale",
     "classify_image": "falsr_zoo.classify",
-    "FALSR": "falsr_zoo.models",
-    "RENASNet": "falsr_zoo.models",
+    "FALSR": "falsr_zoo.families.falsr.falsr_net",
+    "RENASNet": "falsr_zoo.families.renas.renas_net",
 }
 
 __all__ = [

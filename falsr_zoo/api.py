@@ -10,11 +10,11 @@ import torch
 from torch import nn
 
 from falsr_zoo.errors import WeightsMismatchError, WeightsNotFoundError
-from falsr_zoo.genome import Genome
-from falsr_zoo.renas_genome import RenasCell
-from falsr_zoo.models import build_model
-from falsr_zoo.registry import ModelEntry, find_by_genome, get_entry, list_entries
-from falsr_zoo.weights import load_state_dict, read_metadata, resolve_weights
+from falsr_zoo.families.falsr.genome import Genome
+from falsr_zoo.families.renas.cell import RenasCell
+from falsr_zoo.families.table import get_family
+from falsr_zoo.zoo.registry import ModelEntry, find_by_genome, get_entry, list_entries
+from falsr_zoo.zoo.weights import load_state_dict, read_metadata, resolve_weights
 
 __all__ = ["load", "list_models", "model_info"]
 
@@ -35,7 +35,7 @@ def load(
         name: A zoo model (``"FALSR-B"``, ``"RENASNet"``); exclusive with ``genome``.
         genome: Any genome of ``family``; if it is a zoo model's genome (with the same
             options), that model's weights apply.
-        family: Builder family of ``genome`` (``"falsr"`` or ``"renas"``).
+        family: Family of ``genome`` (a key of :data:`falsr_zoo.families.table.FAMILIES`).
         options: Builder keyword arguments. For a zoo model they override the entry's (e.g.
             ``{"aux_head": True}`` to train RENASNet); for a RENAS genome they choose the
             network (``{"layout": "cifar10", "num_cells": 6, "filters": 32}``).
@@ -50,7 +50,7 @@ def load(
     Raises:
         WeightsNotFoundError: no weights can be had; the message names the fixing command.
         ChecksumError: a stored or downloaded file fails its pinned sha256.
-        UnknownModelError, GenomeError: bad name or genome.
+        UnknownModelError, UnknownFamilyError, GenomeError: bad name, family or genome.
 
     Example:
         >>> from falsr_zoo import load
@@ -62,7 +62,7 @@ def load(
         raise ValueError("pass exactly one of a model name or genome=...")
     entry = get_entry(name) if name is not None else None
     build_options = {**(entry.options if entry else {}), **(options or {})}
-    model = build_model(entry.family if entry else family, entry.genome if entry else genome, **build_options)
+    model = get_family(entry.family if entry else family).build(entry.genome if entry else genome, **build_options)
     if entry is None:
         entry = find_by_genome(str(model.genome), family, build_options)
     if pretrained is None:

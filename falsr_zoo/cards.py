@@ -14,10 +14,9 @@ from typing import Callable
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from falsr_zoo.export.families import deployment_section
-from falsr_zoo.families import architecture
-from falsr_zoo.registry import ModelEntry, list_entries
-from falsr_zoo.weights import atomic_write_bytes
+from falsr_zoo._files import atomic_write_bytes
+from falsr_zoo.families.table import architecture, get_family
+from falsr_zoo.zoo.registry import ModelEntry, list_entries
 
 __all__ = ["render_card", "stale_cards", "write_cards", "format_mult_adds", "CARD_SECTIONS"]
 
@@ -79,9 +78,9 @@ def _falsr_usage(entry: ModelEntry) -> str:
     weights = entry.weights
     convert = f"falsr convert path/to/{weights.source_file}\n" if weights and weights.source_file else ""
     return (
-        "## Usage\n\n```python\nfrom PIL import Image\nfrom falsr_zoo import load\n\n"
+        "## Usage\n\n```python\nfrom PIL import Image\nfrom falsr_zoo import load, upscale_image\n\n"
         f'model = load("{entry.name}")\n'
-        'model.upscale(Image.open("photo.png")).save("photo_x2.png")\n```\n\n'
+        'upscale_image(model, Image.open("photo.png")).save("photo_x2.png")\n```\n\n'
         f"```bash\n{convert}falsr upscale photo.png --model {entry.name}\n```"
     )
 
@@ -93,9 +92,9 @@ def _classifier_usage(entry: ModelEntry) -> str:
         else f'model = load("{entry.name}", weights="{entry.name}.safetensors")  # or pretrained=False: untrained'
     )
     return (
-        "## Usage\n\n```python\nfrom PIL import Image\nfrom falsr_zoo import load\n\n"
+        "## Usage\n\n```python\nfrom PIL import Image\nfrom falsr_zoo import classify_image, load\n\n"
         f"{load_line}\n"
-        'model.classify(Image.open("photo.jpg"), labels=class_names, top_k=5)\n'
+        'classify_image(model, Image.open("photo.jpg"), labels=class_names, top_k=5)\n'
         f"logits = model(x)  # x: (N, 3, {h}, {w}), preprocessed as below\n\n"
         "# training: auxiliary head and drop-path\n"
         f'net = load("{entry.name}", pretrained=False, options={{"aux_head": True, "drop_path_prob": 0.1}}).train()\n'
@@ -127,7 +126,25 @@ def _usage(entry: ModelEntry) -> str:
 
 
 def _deployment(entry: ModelEntry) -> str:
-    return deployment_section(entry.family, entry.name)
+    """The deployment section: the family row's own text (FALSR's end-to-end snippet), or one made
+    from the row's default graph (its inputs, outputs and an ONNX Runtime call)."""
+    row = get_family(entry.family).export()
+    name = entry.name
+    if row is None:
+        return "## Deployment\n\nONNX export is not available for this model family yet."
+    if row.deployment_card is not None:
+        return row.deployment_card(name)
+    feeds = ", ".join(f'"{spec.name}": {spec.name}' for spec in row.inputs)
+    shapes = "; ".join(f"`{spec.name}` ({', '.join(map(str, spec.dim_names()))}) float32" for spec in row.inputs)
+    return (
+        "## Deployment\n\n"
+        f"Export the ONNX graph (dynamic batch, height and width) and run it with ONNX Runtime alone:\n\n"
+        f"```bash\nfalsr export {name} --format onnx -o {name}.onnx\n```\n\n"
+        "```python\nimport onnxruntime as ort\n\n"
+        f'session = ort.InferenceSession("{name}.onnx", providers=["CPUExecutionProvider"])\n'
+        f"outputs = session.run(None, {{{feeds}}})\n```\n\n"
+        f"Inputs: {shapes}. Outputs: {', '.join(f'`{o}`' for o in row.outputs)}."
+    )
 
 
 def _costs(entry: ModelEntry) -> str:

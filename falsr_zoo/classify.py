@@ -1,7 +1,7 @@
 """Image classification with the zoo's classifiers: preprocessing from metadata, top-k classes.
 
 The preprocessing is data (a zoo entry's ``preprocessing``, or the model's layout's, see
-:class:`~falsr_zoo.renas_genome.Preprocessing`): resize the shorter side, centre-crop, scale
+:class:`~falsr_zoo.families.renas.plan.Preprocessing`): resize the shorter side, centre-crop, scale
 to [0, 1], normalise per channel. Resizing and cropping follow torchvision's ``Resize`` and
 ``CenterCrop`` on PIL images, so inputs match what the usual ImageNet pipelines feed.
 """
@@ -17,7 +17,7 @@ from PIL import Image
 from torch import nn
 
 from falsr_zoo.errors import ImageError
-from falsr_zoo.upscale import ImageLike, as_rgb_array
+from falsr_zoo.imageio import ImageLike, as_rgb_array
 
 __all__ = ["Prediction", "classify_image", "preprocess", "top_classes"]
 

@@ -2,7 +2,7 @@
 
 Callers can catch the stdlib base (``except ValueError``) or the package base
 (``except FalsrZooError``). The CLI turns each class into a one-line message and an
-exit status through one table (:mod:`falsr_zoo.cli._errors`).
+exit status through one table (:mod:`falsr_zoo.cli.exit_codes`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ class GenomeError(FalsrZooError, ValueError):
 
 class UnknownModelError(FalsrZooError, LookupError):
     """A model name that the registry does not hold."""
+
+
+class UnknownFamilyError(FalsrZooError, ValueError):
+    """A model family that the family table does not hold, or a module of no family."""
 
 
 class DuplicateModelError(FalsrZooError, ValueError):

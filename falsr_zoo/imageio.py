@@ -21,16 +21,20 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
+from falsr_zoo._files import atomic_write_bytes
 from falsr_zoo.errors import ImageError, OutputExistsError
-from falsr_zoo.weights import atomic_write_bytes
 
-__all__ = ["Picture", "output_path", "read_picture", "write_picture", "stale_partials"]
+__all__ = ["ImageLike", "Picture", "as_rgb_array", "output_path", "read_picture", "stale_partials", "write_picture"]
 
 logger = logging.getLogger(__name__)
+
+ImageLike = Union[Image.Image, np.ndarray]
+"""What the in-memory APIs take: a PIL image or a uint8/uint16 array."""
 
 ORIENTATION_TAG = 0x0112
 ICC_TAG = 34675
@@ -339,3 +343,21 @@ def output_path(source: Path, destination: Path | None, suffix: str = "_x2", man
     if target.resolve() == source.resolve():
         raise OutputExistsError(f"refusing to overwrite the input {source}")
     return target
+
+
+def as_rgb_array(image: ImageLike) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 RGB array from a PIL image or a uint8 ``(H, W[, 3|4])`` array.
+
+    Raises:
+        ImageError: for other dtypes or shapes.
+    """
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise ImageError(f"expected a uint8 image array, got dtype {array.dtype}")
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, axis=2)
+    if array.ndim == 3 and array.shape[2] in (3, 4):
+        return np.ascontiguousarray(array[..., :3])
+    raise ImageError(f"expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {array.shape}")

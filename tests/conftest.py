@@ -34,7 +34,7 @@ def reference_metrics(official: Path) -> dict:
 @pytest.fixture(scope="session")
 def weights_home(official: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ``FALSR_ZOO_HOME`` filled by converting the three official graphs (pins checked)."""
-    from falsr_zoo.convert import convert_release
+    from falsr_zoo.families.falsr.convert import convert_release
 
     home = tmp_path_factory.mktemp("falsr-home")
     saved = os.environ.get("FALSR_ZOO_HOME")

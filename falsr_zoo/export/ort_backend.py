@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from falsr_zoo.errors import BackendUnavailableError, ExportError, MissingDependencyError
-from falsr_zoo.export.onnx import EXPORT_OPSET, METADATA_PREFIX, onnx_graph
+from falsr_zoo._optional import require
+from falsr_zoo.errors import BackendUnavailableError, ExportError
+from falsr_zoo.export.onnx_export import EXPORT_OPSET, METADATA_PREFIX, onnx_graph
 
-__all__ = ["OnnxRuntimeBackend", "providers_for"]
+__all__ = ["OnnxRuntimeBackend", "create", "providers_for"]
 
 DEVICES = ("auto", "cpu", "cuda")
 _CPU = "CPUExecutionProvider"
@@ -25,13 +26,7 @@ _CUDA = "CUDAExecutionProvider"
 
 
 def _onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise MissingDependencyError(
-            "the onnxruntime backend needs onnxruntime; install the extra: pip install 'falsr-zoo[onnx]'"
-        ) from None
-    return onnxruntime
+    return require("onnxruntime", "onnx", "the onnxruntime backend")
 
 
 def providers_for(device: str, available: list[str]) -> list[str]:
@@ -114,3 +109,8 @@ class OnnxRuntimeBackend:
             self.input_names[1]: np.ascontiguousarray(pbpr, dtype=np.float32),
         }
         return self.session.run([self.output_name], feeds)[0]
+
+
+def create(model: nn.Module, **options: Any) -> OnnxRuntimeBackend:
+    """``create_backend("onnxruntime", model, graph=None, precision="fp32", device="auto", threads=None)``."""
+    return OnnxRuntimeBackend.from_model(model, **options)

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from falsr_zoo.export.spec import ExportFamily, ParityReport
+from falsr_zoo.export.spec import ExportFamily, GraphForm, ParityReport
 
-__all__ = ["CORE_TOLERANCE", "check_core", "float_report", "image_report", "run_reference"]
+__all__ = ["CORE_FORM", "CORE_TOLERANCE", "check_core", "float_report", "image_report", "run_reference"]
 
 CORE_TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}
 """Largest max-abs difference from the float32 PyTorch module accepted for float outputs.
@@ -86,3 +86,12 @@ def check_core(model: nn.Module, session: Any, family: ExportFamily, input_dtype
         outputs = session.run(list(family.outputs), dict(zip(names, inputs)))
         pairs.extend(zip(run_reference(model, inputs), outputs))
     return float_report("core", pairs, CORE_TOLERANCE[precision])
+
+
+CORE_FORM = GraphForm(
+    name="core",
+    summary="the network alone: the module's inputs and outputs",
+    input_dtypes=("float32",),
+    check=check_core,
+)
+"""The core graph, common to every family."""

@@ -1,7 +1,8 @@
 """The vocabulary of exports: tensor specs, graph forms, family rows, parity reports.
 
 Pure data (no torch, onnx or onnxruntime at import), so the model cards and the CLI can read
-the export table cheaply. The table itself is :data:`falsr_zoo.export.families.FAMILIES`.
+the export rows cheaply. Each family's row lives with the family and is named by the family
+table (:meth:`falsr_zoo.families.table.Family.export`).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ class ExportFamily:
     """One row of the export table: what a model family's graphs look like.
 
     Attributes:
-        name: The builder family (key of :data:`falsr_zoo.models.BUILDERS`).
+        name: The family (key of :data:`falsr_zoo.families.table.FAMILIES`).
         inputs: The core graph's inputs, in ``forward`` order.
         outputs: The core graph's output names.
         forms: Graph forms by name.

@@ -1,0 +1,33 @@
+"""``falsr eval``: metrics on a data set with the release's protocol."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from falsr_zoo.api import load
+from falsr_zoo.sr.evaluate import evaluate
+from falsr_zoo.sr.upscale import upscale_array
+from falsr_zoo.zoo.registry import get_entry
+
+
+@click.command("eval")
+@click.option("-m", "--model", "name", required=True, help="Zoo model name.")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Directory of *_HR/*_LR images.")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), help="Explicit safetensors file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def eval_command(name: str, data: str, weights: str | None, as_json: bool) -> None:
+    """Y-PSNR / SSIM of a model on a test set (2-pixel border, BT.601 Y)."""
+    entry = get_entry(name)
+    if entry.task != "image-super-resolution":
+        raise click.UsageError(f"{entry.name} is an {entry.task} model; falsr eval needs a super-resolution model")
+    model = load(name, weights=weights)
+    result = evaluate(lambda lr: upscale_array(model, lr), data, model=name, scale=model.scale)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    for image, metrics in result.images.items():
+        click.echo(f"{image:<32} {metrics['psnr']:8.4f} dB  {metrics['ssim']:.4f}")
+    click.echo(f"{name} on {result.dataset}: {result.mean_psnr:.4f} dB / {result.mean_ssim:.4f} ({len(result.images)} images)")
+

@@ -1,0 +1,71 @@
+"""``falsr export``: a model to an ONNX graph or a TensorRT engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from falsr_zoo.cli.model_options import load_model, model_options
+from falsr_zoo.export import DEFAULT_MAX_BATCH, DEFAULT_MAX_TILE, EXPORT_OPSET, export_onnx, export_tensorrt
+from falsr_zoo.export.tensorrt_engine import require_tensorrt
+
+_SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine"}
+
+
+@click.command("export")
+@model_options
+@click.option("--format", "fmt", type=click.Choice(["onnx", "tensorrt"]), default="onnx", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file [default: NAME.onnx / NAME.engine].")
+@click.option("--core", is_flag=True, help="ONNX: the core network (y, pbpr -> rgb) instead of the end-to-end image graph.")
+@click.option("--input-dtype", type=click.Choice(["uint8", "float32"]),
+              help="End-to-end graph: uint8 RGB, or float32 RGB in [0, 1]  [default: uint8].")
+@click.option("--fp16", is_flag=True, help="Float16 network body (inputs, outputs and colour step stay float32).")
+@click.option("--opset", type=click.IntRange(min=18), default=EXPORT_OPSET, show_default=True, help="ONNX opset.")
+@click.option("--max-tile", nargs=2, type=click.IntRange(min=1), metavar="H W",
+              help=f"TensorRT: largest LR tile of the profile  [default: {DEFAULT_MAX_TILE[0]} {DEFAULT_MAX_TILE[1]}].")
+@click.option("--max-batch", type=click.IntRange(min=1), help=f"TensorRT: largest batch  [default: {DEFAULT_MAX_BATCH}].")
+@click.option("--no-check", is_flag=True, help="Skip the parity check against PyTorch.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+def export_command(name: str | None, genome: str | None, family: str, options: tuple[str, ...], weights: str | None,
+                   untrained: bool, fmt: str,
+                   output: Path | None, core: bool, input_dtype: str | None, fp16: bool, opset: int,
+                   max_tile: tuple[int, int] | None, max_batch: int | None, no_check: bool, overwrite: bool) -> None:
+    """Export a zoo model (or any --genome) to ONNX or to a TensorRT engine.
+
+    ONNX: by default the end-to-end graph (an RGB image in, the upscaled image out, nothing else
+    needed but ONNX Runtime); --core for the network alone. Both have dynamic batch, height
+    and width and are checked against PyTorch before they are written. TensorRT (NVIDIA GPU):
+    an engine of the core graph whose profile fits the upscaler's tiles, plus <file>.json.
+    """
+    if fmt == "onnx" and (max_tile or max_batch):
+        raise click.UsageError("--max-tile and --max-batch apply to --format tensorrt")
+    if fmt == "tensorrt" and (core or input_dtype):
+        raise click.UsageError("TensorRT engines are always built from the core graph; drop --core / --input-dtype")
+    if core and input_dtype:
+        raise click.UsageError("--input-dtype applies to the end-to-end graph, not --core")
+    if fmt == "tensorrt":
+        require_tensorrt()  # fail before loading anything
+    model, zoo_name = load_model(name, genome, family, weights, untrained, options)
+    target = output or Path(f"{zoo_name or 'model'}{_SUFFIX[fmt]}")
+    precision = "fp16" if fp16 else "fp32"
+    if fmt == "onnx":
+        result = export_onnx(model, target, form="core" if core else None, input_dtype=input_dtype,
+                             precision=precision, opset=opset, check=not no_check, overwrite=overwrite, name=zoo_name)
+        click.echo(f"wrote {result.path} ({result.form} graph, {precision}, opset {result.opset}, "
+                   f"{result.num_bytes / 1e6:.1f} MB)")
+        for label, values in (("input ", result.inputs), ("output", result.outputs)):
+            for value_name, dtype, dims in values:
+                click.echo(f"  {label} {value_name} {dtype} [{', '.join(map(str, dims))}]")
+    else:
+        result = export_tensorrt(model, target, precision=precision, max_tile=max_tile or DEFAULT_MAX_TILE,
+                                 max_batch=max_batch or DEFAULT_MAX_BATCH, opset=opset, check=not no_check,
+                                 overwrite=overwrite, name=zoo_name)
+        p = result.info.profile
+        click.echo(f"wrote {result.path} and {result.sidecar} ({precision}, batch <= {p.max_batch}, "
+                   f"LR tiles up to {p.max_height}x{p.max_width}, TensorRT {result.info.tensorrt_version} "
+                   f"on {result.info.device})")
+    for report in result.parity:
+        click.echo(f"  parity {report.summary()}")
+

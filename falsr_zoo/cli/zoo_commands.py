@@ -1,0 +1,102 @@
+"""``falsr models``, ``falsr info`` and ``falsr cards``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from falsr_zoo.api import model_info
+from falsr_zoo.cards import format_mult_adds, stale_cards, write_cards
+from falsr_zoo.families.table import architecture
+from falsr_zoo.zoo.registry import ModelEntry, get_entry, list_entries
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+@click.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models_command(as_json: bool) -> None:
+    """List the zoo."""
+    entries = list_entries()
+    if as_json:
+        click.echo(json.dumps([model_info(e.name) for e in entries], indent=2))
+        return
+    rows = [
+        [e.name, e.task, f"x{e.scale}" if e.scale else "-", f"{e.num_params:,}",
+         f"{format_mult_adds(e.mult_adds)} @{e.reference_size[0]}x{e.reference_size[1]}",
+         "yes" if e.weights else "no"]
+        for e in entries
+    ]
+    click.echo(_table(rows, ["model", "task", "scale", "params", "mult-adds", "weights"]))
+
+
+@click.command("info")
+@click.argument("name")
+@click.option("--size", nargs=2, type=click.IntRange(min=1), metavar="H W", help="Input size for the costs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info_command(name: str, size: tuple[int, int] | None, as_json: bool) -> None:
+    """Show one zoo entry: genome, costs, weights, metrics."""
+    entry = get_entry(name)
+    info = model_info(entry.name)
+    spec = architecture(entry)
+    if size:
+        info["costs_at_size"] = {"size": list(size), "mult_adds": spec.macs(*size)}
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    h, w = size or entry.reference_size
+    macs = info["costs_at_size"]["mult_adds"] if size else entry.mult_adds
+    lines = [
+        f"{entry.name}: {entry.summary}",
+        f"task        {entry.task}" + (f", x{entry.scale}" if entry.scale else ""),
+        f"parameters  {entry.num_params:,}",
+        f"mult-adds   {format_mult_adds(macs)} at {h}x{w}",
+        "genome:",
+        *("  " + part for part in spec.to_string("\n").splitlines()),
+        *_options_lines(entry),
+    ]
+    if entry.weights:
+        lines += [f"weights     {entry.weights.repo_id}@{entry.weights.revision}/{entry.weights.filename}",
+                  f"sha256      {entry.weights.sha256}"]
+    else:
+        lines.append("weights     none reachable (load with pretrained=False, or weights=PATH)")
+    for dataset, metrics in entry.paper_metrics.items():
+        ours = entry.reproduced_metrics.get(dataset, {})
+        shown = ", ".join(f"{k} {v}" + (f" (ours {ours[k]})" if k in ours else "") for k, v in metrics.items())
+        lines.append(f"{dataset:<11} {shown}")
+    click.echo("\n".join(lines))
+
+
+def _options_lines(entry: ModelEntry) -> list[str]:
+    lines = []
+    if entry.options:
+        lines.append("options     " + " ".join(f"{k}={v}" for k, v in entry.options.items()))
+    if entry.preprocessing:
+        steps = entry.preprocessing
+        numbers = lambda values: ",".join(f"{v:.4f}" for v in values)  # noqa: E731
+        lines.append(f"preprocess  resize {steps['resize']}, crop {steps['crop']}, "
+                     f"mean {numbers(steps['mean'])}, std {numbers(steps['std'])}")
+    return lines
+
+
+@click.command("cards")
+@click.option("--dir", "directory", default="model_cards", show_default=True, type=click.Path(file_okay=False))
+@click.option("--check", is_flag=True, help="Only check that the cards are up to date (exit 1 if not).")
+def cards_command(directory: str, check: bool) -> None:
+    """Render the model cards from the registry."""
+    if check:
+        stale = stale_cards(directory)
+        if stale:
+            click.echo(f"stale model cards: {', '.join(stale)} (run: falsr cards --dir {directory})", err=True)
+            sys.exit(1)
+        click.echo("model cards are up to date")
+        return
+    for path in write_cards(directory):
+        click.echo(str(path))
+
