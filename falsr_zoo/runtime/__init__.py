@@ -1,0 +1,1 @@
+"""Inference engines behind one backend interface, and process-level performance settings."""
