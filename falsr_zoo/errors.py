@@ -66,6 +66,10 @@ class OutputExistsError(FalsrZooError, FileExistsError):
     """Writing would overwrite an input file or a file the user did not allow to replace."""
 
 
+class ConfigError(FalsrZooError, ValueError):
+    """A training or search configuration is invalid: unknown key, bad value, impossible setting."""
+
+
 class MissingDependencyError(FalsrZooError, ImportError):
     """An optional dependency is needed; the message names the extra that installs it."""
 

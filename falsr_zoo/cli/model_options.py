@@ -46,12 +46,12 @@ def _convert(family: Family, key: str, value: str) -> Any:
         raise click.UsageError(f"--option {key}={value}: expected a{'n' if kind is int else ''} {kind.__name__}") from None
 
 
-def parse_options(family_name: str, items: tuple[str, ...]) -> dict[str, Any]:
+def parse_options(family_name: str, items: tuple[str, ...], *, require: bool = True) -> dict[str, Any]:
     """``("layout=cifar10", "filters=32")`` -> ``{"layout": "cifar10", "filters": 32}`` for ``family_name``.
 
     Raises:
-        click.UsageError: a malformed item, an option the family does not take, a bad value, or a
-            required option missing.
+        click.UsageError: a malformed item, an option the family does not take, a bad value, or (with
+            ``require``) a required option missing.
     """
     family = get_family(family_name)
     options: dict[str, Any] = {}
@@ -63,7 +63,7 @@ def parse_options(family_name: str, items: tuple[str, ...]) -> dict[str, Any]:
             known = ", ".join(family.options) or "none"
             raise click.UsageError(f"--option {key}: the {family.name} family takes no such option (options: {known})")
         options[key] = _convert(family, key, value)
-    missing = [key for key in family.required if key not in options]
+    missing = [key for key in family.required if key not in options] if require else []
     if missing:
         example = " ".join(f"--option {key}=..." for key in missing)
         raise click.UsageError(f"a {family.name} genome needs its network options: {example}")

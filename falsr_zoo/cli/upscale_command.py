@@ -10,12 +10,11 @@ from types import FrameType
 import click
 import torch
 
-from falsr_zoo.cli.exit_codes import EXIT_FAILURE
+from falsr_zoo.cli.exit_codes import EXIT_FAILURE, EXIT_INTERRUPTED
 from falsr_zoo.sr.runner import collect_inputs, plan_jobs, run_jobs, suffix_for
 from falsr_zoo.sr.upscale import PRECISIONS, Upscaler
 from falsr_zoo.zoo.registry import get_entry
 
-EXIT_INTERRUPTED = 130
 BACKEND_CHOICES = ("torch", "onnxruntime", "tensorrt")
 
 

@@ -23,7 +23,7 @@ from falsr_zoo.errors import DatasetError, ImageError
 from falsr_zoo.sr.metrics import psnr, ssim
 from falsr_zoo.sr.resize import imresize
 
-__all__ = ["EvalResult", "evaluate", "find_pairs"]
+__all__ = ["EvalResult", "evaluate", "find_pairs", "iter_pairs", "read_rgb"]
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 _HR = re.compile(r"^(?P<stem>.*)_HR$")
@@ -56,7 +56,8 @@ class EvalResult:
         }
 
 
-def _read_rgb(path: Path) -> np.ndarray:
+def read_rgb(path: Path) -> np.ndarray:
+    """A file as uint8 RGB; an unreadable file is an :class:`ImageError` naming it."""
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
@@ -97,8 +98,8 @@ def _lr_from_hr(hr: np.ndarray, scale: int) -> np.ndarray:
 def iter_pairs(directory: str | os.PathLike[str], scale: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """``(HR file name, LR uint8 RGB, HR uint8 RGB)`` for every pair of ``directory``."""
     for hr_path, lr_path in find_pairs(directory):
-        hr = _read_rgb(hr_path)
-        lr = _read_rgb(lr_path) if lr_path is not None else _lr_from_hr(hr, scale)
+        hr = read_rgb(hr_path)
+        lr = read_rgb(lr_path) if lr_path is not None else _lr_from_hr(hr, scale)
         yield hr_path.name, lr, hr
 
 
