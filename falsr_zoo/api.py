@@ -1,4 +1,8 @@
-"""The Python entry points: :func:`load`, :func:`list_models`, :func:`model_info`."""
+"""The Python entry points: :func:`load`, :func:`list_models`, :func:`model_info`.
+
+:func:`load` takes a zoo name, any genome, a model directory or ``hf-hub:owner/name`` (a model
+directory on the Hugging Face Hub, :mod:`falsr_zoo.zoo.model_dir`).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,15 @@ from falsr_zoo.errors import WeightsMismatchError, WeightsNotFoundError
 from falsr_zoo.families.falsr.genome import Genome
 from falsr_zoo.families.renas.cell import RenasCell
 from falsr_zoo.families.table import get_family
+from falsr_zoo.zoo.model_dir import ModelConfig, is_model_reference, read_model_dir, resolve_model_dir
 from falsr_zoo.zoo.registry import ModelEntry, find_by_genome, get_entry, list_entries
 from falsr_zoo.zoo.weights import load_state_dict, read_metadata, resolve_weights
 
-__all__ = ["load", "list_models", "model_info"]
+__all__ = ["load", "list_models", "model_info", "read_config"]
 
 
 def load(
-    name: str | None = None,
+    name: str | os.PathLike[str] | None = None,
     *,
     genome: str | Genome | RenasCell | None = None,
     family: str = "falsr",
@@ -28,11 +33,14 @@ def load(
     pretrained: bool | None = None,
     weights: str | os.PathLike[str] | None = None,
     device: str | torch.device | None = None,
+    revision: str | None = None,
+    offline: bool | None = None,
 ) -> nn.Module:
-    """Build a zoo model or any genome, with weights, in eval mode.
+    """Build a zoo model, any genome, or a saved model directory, with weights, in eval mode.
 
     Args:
-        name: A zoo model (``"FALSR-B"``, ``"RENASNet"``); exclusive with ``genome``.
+        name: A zoo model (``"FALSR-B"``, ``"RENASNet"``), a model directory (``"./my-model"``,
+            written by ``model.save_pretrained``) or ``"hf-hub:owner/name"``; exclusive with ``genome``.
         genome: Any genome of ``family``; if it is a zoo model's genome (with the same
             options), that model's weights apply.
         family: Family of ``genome`` (a key of :data:`falsr_zoo.families.table.FAMILIES`).
@@ -43,6 +51,9 @@ def load(
             genome when ``weights`` is given; no otherwise.
         weights: An explicit safetensors file (takes precedence over the store and the Hub).
         device: Where to put the model.
+        revision: The commit, tag or branch of an ``hf-hub:`` model (default ``main``).
+        offline: No network access at all (default: ``HF_HUB_OFFLINE``); weights come from the
+            store and the Hugging Face cache only.
 
     Returns:
         The module, in eval mode.
@@ -57,9 +68,17 @@ def load(
         >>> model = load("FALSR-B")                      # doctest: +SKIP
         >>> net = load(genome="conv f32 k3 b1 noskip <- 0; out <- 0,1")
         >>> renasnet = load("RENASNet", pretrained=False)   # no RENAS weights are reachable
+        >>> mine = load("hf-hub:someone/falsr-tiny", revision="0123abc")  # doctest: +SKIP
     """
     if (name is None) == (genome is None):
         raise ValueError("pass exactly one of a model name or genome=...")
+    if name is not None and is_model_reference(name):
+        if weights is not None or options:
+            raise ValueError("a model directory carries its weights and options; weights= and options= do not apply")
+        model = _load_directory(name, revision=revision, offline=offline, pretrained=pretrained is not False)
+        return (model.to(device) if device is not None else model).eval()
+    if revision is not None:
+        raise ValueError("revision= applies to hf-hub: models, not to zoo names or genomes")
     entry = get_entry(name) if name is not None else None
     build_options = {**(entry.options if entry else {}), **(options or {})}
     model = get_family(entry.family if entry else family).build(entry.genome if entry else genome, **build_options)
@@ -84,6 +103,22 @@ def _load_weights(model: nn.Module, entry: ModelEntry | None, weights: str | os.
     if declared is not None and declared != str(model.genome):
         raise WeightsMismatchError(f"{path} holds weights for genome '{declared}', not '{model.genome}'")
     load_state_dict(model, path)
+
+
+def _load_directory(reference: str | os.PathLike[str], *, revision: str | None, offline: bool | None,
+                    pretrained: bool) -> nn.Module:
+    directory = resolve_model_dir(reference, revision=revision, offline=offline)
+    config, _ = read_model_dir(directory)
+    family = get_family(config.family)
+    if not pretrained:
+        return family.build(config.genome, **config.options)
+    return family.from_pretrained(directory)
+
+
+def read_config(reference: str | os.PathLike[str], *, revision: str | None = None,
+                offline: bool | None = None) -> ModelConfig:
+    """The ``config.json`` of a model directory or ``hf-hub:`` model (fetched like :func:`load`)."""
+    return read_model_dir(resolve_model_dir(reference, revision=revision, offline=offline))[0]
 
 
 def list_models(family: str | None = None) -> list[str]:

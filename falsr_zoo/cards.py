@@ -4,6 +4,9 @@ Hugging Face card format: a YAML header (licence, tags, datasets, ``model-index`
 paper's metrics) built with ``huggingface_hub.ModelCardData``, then a Markdown body. ``falsr
 cards`` writes ``model_cards/<name>.md``; ``falsr cards --check`` (and a test) fails when a
 committed card differs from what the registry renders.
+
+The card of a model directory (a model of your own, :mod:`falsr_zoo.zoo.model_dir`) is rendered
+from its ``config.json`` by :func:`render_directory_card`, with the same header and sections.
 """
 
 from __future__ import annotations
@@ -16,9 +19,18 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from falsr_zoo._files import atomic_write_bytes
 from falsr_zoo.families.table import architecture, get_family
+from falsr_zoo.zoo.model_dir import WEIGHTS_NAME, ModelConfig
 from falsr_zoo.zoo.registry import ModelEntry, list_entries
 
-__all__ = ["render_card", "stale_cards", "write_cards", "format_mult_adds", "CARD_SECTIONS"]
+__all__ = [
+    "CARD_SECTIONS",
+    "DIRECTORY_CARD_SECTIONS",
+    "format_mult_adds",
+    "render_card",
+    "render_directory_card",
+    "stale_cards",
+    "write_cards",
+]
 
 _METRIC_NAMES = {
     "psnr": "PSNR (Y, dB)",
@@ -237,3 +249,121 @@ def stale_cards(directory: str | os.PathLike[str]) -> list[str]:
         if not path.is_file() or path.read_text(encoding="utf-8") != render_card(entry):
             stale.append(entry.name)
     return stale
+
+
+# --------------------------------------------------------------------------------------------
+# Cards of model directories (models of your own)
+
+_PIPELINE_TAGS = {"image-super-resolution": "image-to-image", "image-classification": "image-classification"}
+
+
+def _family_entries(config: ModelConfig) -> list[ModelEntry]:
+    """The zoo entries of the config's family, those of the same layout first."""
+    entries = list_entries(config.family)
+    layout = config.options.get("layout")
+    return sorted(entries, key=lambda e: e.options.get("layout") != layout)
+
+
+def directory_card_data(config: ModelConfig) -> ModelCardData:
+    """The YAML header of a model directory's card: tags of its family and a model-index of its metrics."""
+    entries = _family_entries(config)
+    results = [
+        EvalResult(task_type=config.task, dataset_type=dataset, dataset_name=dataset, metric_type=metric,
+                   metric_value=value, metric_name=_METRIC_NAMES.get(metric, metric))
+        for dataset, metrics in config.metrics.items()
+        for metric, value in metrics.items()
+    ]
+    return ModelCardData(
+        model_name=f"{config.family} model",
+        library_name="falsr-zoo",
+        pipeline_tag=_PIPELINE_TAGS.get(config.task),
+        tags=sorted({*(entries[0].tags if entries else ()), "falsr-zoo", "safetensors"}),
+        datasets=list(config.metrics) or None,
+        eval_results=results or None,
+    )
+
+
+def _directory_header(config: ModelConfig) -> str:
+    scale = f" x{config.scale}" if config.scale else ""
+    match = next((e for e in list_entries(config.family) if e.genome == config.genome
+                  and all(config.options.get(k) == v for k, v in e.options.items())), None)
+    same = f" Its architecture is the zoo's {match.name}." if match else ""
+    return (f"# {config.family.upper()} model ({config.task}{scale})\n\n"
+            f"A {config.family} network saved by falsr-zoo as a model directory: `config.json` (genome, build "
+            f"options, metrics), `{WEIGHTS_NAME}` (weights), this card.{same}")
+
+
+def _directory_genome(config: ModelConfig) -> str:
+    spec = get_family(config.family).architecture(config.genome, config.options)
+    text = "## Genome\n\n```text\n" + spec.to_string("\n") + "\n```"
+    if config.options:
+        text += "\n\nBuild options: " + ", ".join(f"`{k}={v}`" for k, v in sorted(config.options.items())) + "."
+    return text
+
+
+def _directory_usage(config: ModelConfig) -> str:
+    load_lines = (
+        'model = load("hf-hub:OWNER/NAME")          # this repository on the Hub (revision="COMMIT" pins it)\n'
+        'model = load("path/to/this/directory")     # or a local copy\n'
+    )
+    if config.task == "image-super-resolution":
+        return (
+            "## Usage\n\n```python\nfrom PIL import Image\nfrom falsr_zoo import load, upscale_image\n\n"
+            f"{load_lines}"
+            'upscale_image(model, Image.open("photo.png")).save("photo_x2.png")\n```\n\n'
+            "```bash\nfalsr upscale photo.png --model hf-hub:OWNER/NAME\n```"
+        )
+    return (
+        "## Usage\n\n```python\nfrom PIL import Image\nfrom falsr_zoo import classify_image, load\n\n"
+        f"{load_lines}"
+        'classify_image(model, Image.open("photo.jpg"), labels=class_names, top_k=5)\n```'
+    )
+
+
+def _directory_costs(config: ModelConfig) -> str:
+    spec = get_family(config.family).architecture(config.genome, config.options)
+    entries = _family_entries(config)
+    h, w = entries[0].reference_size if entries else (224, 224)
+    return (
+        "## Size\n\n| | counted from the genome |\n|---|---|\n"
+        f"| parameters (training-only heads excluded) | {spec.num_params():,} |\n"
+        f"| mult-adds at {h}x{w} | {format_mult_adds(spec.macs(h, w))} |"
+    )
+
+
+def _directory_metrics(config: ModelConfig) -> str:
+    if not config.metrics:
+        return "## Results\n\nNo metrics were recorded when this model was saved."
+    rows = ["## Results", "", "| dataset | metrics |", "|---|---|"]
+    for dataset, metrics in config.metrics.items():
+        rows.append(f"| {dataset} | " + ", ".join(f"{_METRIC_NAMES.get(k, k)} {v:g}" for k, v in metrics.items()) + " |")
+    return "\n".join(rows)
+
+
+def _directory_weights(config: ModelConfig) -> str:
+    return (
+        "## Weights\n\n"
+        f"- `{WEIGHTS_NAME}`, sha256 `{config.weights_sha256}` (recorded in `config.json`; a file that differs "
+        "is refused)\n"
+        "- safetensors only: loading never unpickles anything."
+    )
+
+
+def _directory_citation(config: ModelConfig) -> str:
+    entries = _family_entries(config)
+    if not entries:
+        return ""
+    return f"## Citation\n\nThe {config.family} family comes from:\n\n```bibtex\n{entries[0].paper['bibtex']}\n```"
+
+
+DIRECTORY_CARD_SECTIONS: list[Callable[[ModelConfig], str]] = [
+    _directory_header, _directory_genome, _directory_usage, _directory_costs, _directory_metrics,
+    _directory_weights, _directory_citation,
+]
+"""Body sections of a model directory's card, in order."""
+
+
+def render_directory_card(config: ModelConfig) -> str:
+    """The ``README.md`` of a model directory, from its ``config.json``."""
+    body = "\n\n".join(text for text in (section(config) for section in DIRECTORY_CARD_SECTIONS) if text)
+    return str(ModelCard(f"---\n{directory_card_data(config).to_yaml()}\n---\n\n{body}\n"))

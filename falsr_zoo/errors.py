@@ -42,6 +42,15 @@ class WeightsNotFoundError(FalsrZooError, FileNotFoundError):
     """No weights can be had for a model; the message names the command that fixes it."""
 
 
+class HubFileError(WeightsNotFoundError):
+    """A Hub file cannot be had: no such repository, revision or file, the Hub is unreachable, or
+    network access is off and the cache does not hold it."""
+
+
+class ModelDirError(FalsrZooError, ValueError):
+    """A model directory (``config.json`` + ``model.safetensors``) is malformed or inconsistent."""
+
+
 class ChecksumError(FalsrZooError, ValueError):
     """A weights file does not have the sha256 the registry pins."""
 

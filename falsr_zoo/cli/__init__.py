@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "eval": "falsr_zoo.cli.eval_command:eval_command",
     "export": "falsr_zoo.cli.export_command:export_command",
     "bench": "falsr_zoo.cli.bench_command:bench_command",
+    "push": "falsr_zoo.cli.push_command:push_command",
     "train": "falsr_zoo.cli.train_command:train_command",
 }
 """Command name -> dotted path of its click command, in the order ``--help`` lists them."""
@@ -67,7 +68,7 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="falsr")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 def main(verbose: bool) -> None:
-    """FALSR model zoo: convert the official weights, upscale, evaluate, inspect, export, benchmark, train."""
+    """FALSR model zoo: convert the official weights, upscale, evaluate, inspect, export, benchmark, share, train."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     tune_allocator()

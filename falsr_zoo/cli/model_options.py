@@ -9,6 +9,7 @@ from torch import nn
 
 from falsr_zoo.api import load
 from falsr_zoo.families.table import FAMILIES, Family, get_family
+from falsr_zoo.zoo.model_dir import is_model_reference
 from falsr_zoo.zoo.registry import find_by_genome, get_entry
 
 __all__ = ["load_model", "model_options", "parse_options"]
@@ -19,7 +20,7 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``NAME``, ``--genome``, ``--family``, ``--option``, ``--weights`` and ``--untrained``."""
     for decorator in reversed([
-        click.argument("name", required=False),
+        click.argument("name", required=False),  # a zoo name, a model directory or hf-hub:owner/name
         click.option("--genome", help="Any genome instead of a zoo NAME (untrained unless --weights)."),
         click.option("--family", type=click.Choice(list(FAMILIES)), default="falsr", show_default=True,
                      help="Model family of --genome."),
@@ -86,6 +87,10 @@ def load_model(name: str | None, genome: str | None, family: str, weights: str |
     if name is not None:
         if options:
             raise click.UsageError("--option applies to --genome (a zoo model's options are fixed)")
+        if is_model_reference(name):
+            if weights:
+                raise click.UsageError("--weights applies to zoo models; a model directory carries its weights")
+            return load(name, pretrained=pretrained), None
         return load(name, weights=weights, pretrained=pretrained), get_entry(name).name
     build = parse_options(family, options)
     model = load(genome=genome, family=family, options=build, weights=weights, pretrained=pretrained)

@@ -10,12 +10,35 @@ from types import FrameType
 import click
 import torch
 
+from torch import nn
+
+from falsr_zoo.api import load
 from falsr_zoo.cli.exit_codes import EXIT_FAILURE, EXIT_INTERRUPTED
+from falsr_zoo.families.table import family_of
 from falsr_zoo.sr.runner import collect_inputs, plan_jobs, run_jobs, suffix_for
 from falsr_zoo.sr.upscale import PRECISIONS, Upscaler
+from falsr_zoo.zoo.model_dir import is_model_reference
 from falsr_zoo.zoo.registry import get_entry
 
 BACKEND_CHOICES = ("torch", "onnxruntime", "tensorrt")
+
+
+def _load_sr_model(name: str, revision: str | None, weights: str | None, offline: bool | None) -> nn.Module:
+    """The super-resolution module ``--model`` names (zoo name, directory or hf-hub: reference)."""
+    if is_model_reference(name):
+        if weights:
+            raise click.UsageError("--weights applies to zoo models; a model directory carries its weights")
+        model = load(name, revision=revision, offline=offline)
+        task, label = family_of(model).task, name
+    else:
+        if revision:
+            raise click.UsageError("--revision applies to hf-hub: models")
+        entry = get_entry(name)
+        task, label = entry.task, entry.name
+        model = None
+    if task != "image-super-resolution":
+        raise click.UsageError(f"{label} is an {task} model; falsr upscale needs a super-resolution model")
+    return model if model is not None else load(name, weights=weights, offline=offline)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -24,7 +47,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 @click.command("upscale")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-m", "--model", "name", default="FALSR-B", show_default=True, help="Zoo model name.")
+@click.option("-m", "--model", "name", default="FALSR-B", show_default=True,
+              help="Zoo model name, model directory (./my-model) or hf-hub:owner/name.")
+@click.option("--revision", help="Commit, tag or branch of an hf-hub: model.")
+@click.option("--offline", is_flag=True, help="No network access (as HF_HUB_OFFLINE=1): the store and caches only.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output file (one input) or folder (mirrors scanned sub-folders).")
 @click.option("-r", "--recursive", is_flag=True, help="Scan folders (and ** globs) recursively.")
@@ -43,7 +69,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch (default: one per core).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), help="Explicit safetensors file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def upscale_command(inputs: tuple[str, ...], name: str, output: Path | None, recursive: bool, outscale: float,
+def upscale_command(inputs: tuple[str, ...], name: str, revision: str | None, offline: bool,
+                    output: Path | None, recursive: bool, outscale: float,
                     skip_existing: bool, overwrite: bool, quality: int, backend: str, device: str | None,
                     tile: int | None, memory_budget_mb: float | None, batch_size: int, precision: str,
                     threads: int | None, weights: str | None, quiet: bool) -> None:
@@ -55,9 +82,7 @@ def upscale_command(inputs: tuple[str, ...], name: str, output: Path | None, rec
     """
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite exclude each other")
-    entry = get_entry(name)
-    if entry.task != "image-super-resolution":
-        raise click.UsageError(f"{entry.name} is an {entry.task} model; falsr upscale needs a super-resolution model")
+    model = _load_sr_model(name, revision, weights, offline or None)
     if threads:
         torch.set_num_threads(threads)
     suffix = suffix_for(outscale)
@@ -65,8 +90,8 @@ def upscale_command(inputs: tuple[str, ...], name: str, output: Path | None, rec
     if output is not None and len(found) > 1 and output.suffix and not output.is_dir():
         raise click.UsageError(f"-o {output} looks like a file, but there are {len(found)} inputs")
     jobs, refused = plan_jobs(found, output, suffix)
-    upscaler = Upscaler(name, backend=backend, device=device, tile=tile, memory_budget_mb=memory_budget_mb,
-                        batch_size=batch_size, precision=precision, weights=weights)
+    upscaler = Upscaler(model, backend=backend, device=device, tile=tile, memory_budget_mb=memory_budget_mb,
+                        batch_size=batch_size, precision=precision)
     signal.signal(signal.SIGTERM, _interrupt)
     show = not quiet and len(jobs) > 1
     try:

@@ -10,6 +10,7 @@ module carries a ``family`` attribute naming its row) instead of branching on na
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
@@ -70,6 +71,10 @@ class Family:
     def build(self, genome: Any, **options: Any) -> nn.Module:
         """An untrained network of this family from a genome (string or spec) and options."""
         return resolve(self.builder)(genome, **options)
+
+    def from_pretrained(self, directory: str | os.PathLike[str]) -> nn.Module:
+        """The module saved in a local model directory (see :mod:`falsr_zoo.families.pretrained`)."""
+        return resolve(self.builder).from_pretrained(directory)
 
     def export(self) -> ExportFamily | None:
         """The family's export row, or ``None``."""

@@ -32,6 +32,7 @@ from falsr_zoo.zoo.registry import ModelEntry
 
 __all__ = [
     "load_state_dict",
+    "safetensors_bytes",
     "read_metadata",
     "resolve_weights",
     "store_dir",
@@ -59,18 +60,23 @@ def store_path(entry: ModelEntry) -> Path:
     return store_dir() / f"{entry.name}.safetensors"
 
 
-def write_safetensors(
-    tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: Mapping[str, str]
-) -> str:
-    """Write tensors as safetensors, byte-for-byte deterministically; return the sha256.
+def safetensors_bytes(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> bytes:
+    """Tensors as safetensors bytes, deterministically (same tensors and metadata, same bytes).
 
     safetensors serialises its metadata map in an arbitrary order, so all metadata travels as
     one JSON string with sorted keys under a single key (``"falsr_zoo"``).
     """
-    blob = save(
+    return save(
         {name: t.detach().cpu().contiguous() for name, t in sorted(tensors.items())},
         metadata={METADATA_KEY: json.dumps(dict(metadata), sort_keys=True, separators=(",", ":"))},
     )
+
+
+def write_safetensors(
+    tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: Mapping[str, str]
+) -> str:
+    """Write tensors as safetensors (:func:`safetensors_bytes`), atomically; return the sha256."""
+    blob = safetensors_bytes(tensors, metadata)
     atomic_write_bytes(path, blob)
     return hashlib.sha256(blob).hexdigest()
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from falsr_zoo.families.falsr.colour import CHROMA_OFFSET, COLOR_BIAS, COLOR_KERNEL, PIXEL_MAX
 from falsr_zoo.families.falsr.genome import STEM_WIDTH, UPSAMPLE_WIDTH, CellSpec, Genome, parse_genome
+from falsr_zoo.families.pretrained import PretrainedMixin
 
 __all__ = ["FALSR", "DepthToSpace", "InvertedCell", "PlainCell", "CELL_BUILDERS"]
 
@@ -109,12 +110,19 @@ class DepthToSpace(nn.Module):
         return x.reshape(n, c // (b * b), h * b, w * b)
 
 
-class FALSR(nn.Module):
+class FALSR(
+    nn.Module,
+    PretrainedMixin,
+    coders={Genome: (str, parse_genome)},
+    pipeline_tag="image-to-image",
+    tags=["super-resolution", "falsr"],
+):
     """A FALSR x2 network built from a genome.
 
     Inputs follow the official graphs: ``y`` is the LR luma ``(N, 1, H, W)`` in [0, 1] and
     ``pbpr`` the Pb, Pr of the bicubically upscaled LR image ``(N, 2, 2H, 2W)``. The output
-    is RGB in [0, 1], ``(N, 3, 2H, 2W)``.
+    is RGB in [0, 1], ``(N, 3, 2H, 2W)``. ``save_pretrained`` / ``from_pretrained`` /
+    ``push_to_hub`` come from :class:`~falsr_zoo.families.pretrained.PretrainedMixin`.
 
     Args:
         genome: A :class:`Genome` or genome string.

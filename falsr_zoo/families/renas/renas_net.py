@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from falsr_zoo.families.renas.cell import OPERATORS, Operator, RenasCell, parse_renas_cell
+from falsr_zoo.families.pretrained import PretrainedMixin
 from falsr_zoo.families.renas.plan import AUX_CHANNELS, AUX_POOL, BN_EPS, BN_MOMENTUM, CellPlan, RenasNetSpec
 
 __all__ = ["OPS", "AuxiliaryHead", "ClassifierOutput", "FactorizedReduce", "RENASNet", "RenasCellModule", "SeparableConv"]
@@ -197,7 +198,13 @@ class ClassifierOutput(NamedTuple):
     aux_logits: torch.Tensor | None
 
 
-class RENASNet(nn.Module):
+class RENASNet(
+    nn.Module,
+    PretrainedMixin,
+    coders={RenasCell: (str, lambda text: parse_renas_cell(text, num_blocks=None))},
+    pipeline_tag="image-classification",
+    tags=["image-classification", "renas"],
+):
     """A RENAS network built from a cell genome in the ImageNet or CIFAR-10 layout.
 
     Args:
