@@ -183,3 +183,32 @@ def test_two_processes_with_ddp_train_and_resume_like_one(hr_folder: Path, tmp_p
     final = load_file(tmp_path / "part" / "model" / "model.safetensors")
     for name, tensor in single.model.state_dict().items():
         assert torch.allclose(final[name], tensor, atol=1e-5), name
+
+
+def test_the_run_ends_in_a_model_directory_the_zoo_accepts(hr_folder: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from falsr_zoo import load
+    from falsr_zoo.cli import main
+
+    official = Path(__file__).resolve().parents[2].parent / "shared" / "falsr-official" / "dataset" / "Set5"
+    val = official if official.is_dir() else hr_folder
+    config = _config(hr_folder, "steps=4", val=str(val), cache_dir=str(tmp_path / "cache"))
+    result = train(config, tmp_path / "run")
+    model_dir = tmp_path / "run" / "model"
+    assert result.model_dir == model_dir
+    assert sorted(p.name for p in model_dir.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    recorded = json.loads((model_dir / "config.json").read_text())
+    assert recorded["genome"] == str(result.model.genome) and recorded["family"] == "falsr"
+    assert recorded["metrics"][val.name]["psnr"] == pytest.approx(result.metrics["psnr"])
+    loaded = load(str(model_dir))
+    for name, tensor in result.model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor)
+    runner = CliRunner()
+    evaluated = runner.invoke(main, ["eval", "--model", str(model_dir), "--data", str(val), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["mean_psnr"] == pytest.approx(result.metrics["psnr"], abs=1e-9)
+    image = sorted(hr_folder.iterdir())[0]
+    upscaled = runner.invoke(main, ["upscale", str(image), "--model", str(model_dir), "-o", str(tmp_path / "x2.png")])
+    assert upscaled.exit_code == 0, upscaled.output
+    assert (tmp_path / "x2.png").is_file()
