@@ -34,6 +34,7 @@ from typing import Iterable, Sequence
 from falsr_zoo.errors import GenomeError
 
 __all__ = [
+    "CELL_CHOICES",
     "CELL_TYPES",
     "FILTERS",
     "KERNELS",
@@ -147,6 +148,14 @@ class CellSpec:
 
     def __str__(self) -> str:
         return self.to_string()
+
+    def num_params(self, in_width: int) -> int:
+        """Weights and biases of this cell when its concatenated input has ``in_width`` channels."""
+        return sum(_conv_params(*layer) for layer in _cell_layers(self, in_width))
+
+    def macs_per_pixel(self, in_width: int) -> int:
+        """Multiply-accumulates of this cell per LR pixel, for an input of ``in_width`` channels."""
+        return sum(_conv_macs(*layer) for layer in _cell_layers(self, in_width))
 
 
 @dataclass(frozen=True)
@@ -284,6 +293,18 @@ class Genome:
         )
         tail = self.input_width(self.n_cells) + 3 * STEM_WIDTH + 4 * (2 * UPSAMPLE_WIDTH + 1 + 2 + 3)
         return sources + max(widest, tail)
+
+
+CELL_CHOICES: tuple[CellSpec, ...] = tuple(
+    CellSpec(name, filters, kernel, repeats, skip)
+    for name in CELL_TYPES
+    for filters in FILTERS
+    for kernel in KERNELS
+    for repeats in REPEATS
+    for skip in (False, True)
+)
+"""The micro search space: every cell choice (4 types x 4 widths x 2 kernels x 3 repeats x 2 skips = 192),
+derived from the tables above, in a fixed order (the search's cell indices)."""
 
 
 def _check_sources(node: int, n: int, reads: tuple[int, ...]) -> None:

@@ -1,0 +1,279 @@
+"""FALSR's hybrid search: NSGA-II whose variation mixes crossover, exploration and an RL controller.
+
+FALSR paper, Sections IV-V. Each offspring is made by a categorical choice of operator:
+
+* ``random`` / ``rws_mult_adds`` / ``rws_params`` (exploration): two parents by binary
+  tournament, single-point crossover of cells and links (Eq. 4) with probability
+  ``crossover_prob``, then a random mutation, or a roulette-wheel mutation of one cell on
+  log-scaled mult-adds or parameters (Eq. 5; links unchanged);
+* ``controller`` (exploitation): a genome sampled by the RL controller
+  (:mod:`falsr_zoo.search.controller`).
+
+Proposals already seen in the run are redrawn (up to 20 times), so a genome is trained once.
+
+**Objectives** (minimised): ``-PSNR``, mult-adds (G, at ``macs_size``) and parameters (M), the
+costs from the genome alone. **Constraints**: ``psnr >= psnr_min`` (violation ``psnr_min - psnr``
+dB) and ``mult-adds <= max_mult_adds``; a candidate over the mult-adds bound is never trained,
+and its violation (1000 + the relative excess) ranks it after every trained one.
+
+**Controller reward** (the paper leaves it open). For a controller sample with PSNR ``p`` and
+costs ``m`` (mult-adds) and ``q`` (parameters)::
+
+    R = (p - p_lo) / (p_hi - p_lo) - beta * (norm(m) + norm(q)) / 2
+
+where ``p_lo``/``p_hi`` are the lowest and highest PSNR of the run's feasible evaluations so far
+and ``norm`` maps a cost log-linearly onto [0, 1] between the space's cheapest and costliest
+genomes; a candidate that was not trained gets ``-1 - beta``. It is a fixed trade-off
+direction (``beta``, 0.5 by default) of the three objectives, scale-free in PSNR and in cost
+orders of magnitude, dense (every sample gets a graded reward), and it never rewards the
+constraint violations; NSGA-II keeps the front diverse around it. ``benchmarks/search_compare.py``
+and the tests show that it learns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from falsr_zoo.errors import ConfigError
+from falsr_zoo.families.falsr.genome import Genome, parse_genome
+from falsr_zoo.search.controller import Controller, ControllerSettings
+from falsr_zoo.search.nsga2 import NSGA2, Individual, Proposal, tournament_parents
+from falsr_zoo.search.space import SearchSpace, crossover, initial_population, random_mutation, roulette_mutation
+
+__all__ = ["OPERATORS", "Evaluation", "HybridSettings", "HybridSearch", "objectives_of"]
+
+OPERATORS = ("random", "rws_mult_adds", "rws_params", "controller")
+_UNTRAINED = 1000.0
+
+
+@dataclass(frozen=True)
+class HybridSettings:
+    """The algorithm's settings (see :class:`~falsr_zoo.search.settings.SearchConfig` for the defaults' sources)."""
+
+    n_cells: int = 7
+    population: int = 64
+    p_random: float = 1 / 3
+    p_dense: float = 1 / 3
+    crossover_prob: float = 0.9
+    mutation_rate: float = 0.1
+    operator_probs: Mapping[str, float] = field(default_factory=lambda: {
+        "random": 0.25, "rws_mult_adds": 0.2, "rws_params": 0.2, "controller": 0.35})
+    psnr_min: float | None = None
+    max_mult_adds: int | None = None
+    macs_size: tuple[int, int] = (480, 480)
+    reward_beta: float = 0.5
+    controller: ControllerSettings = field(default_factory=ControllerSettings)
+    use_controller: bool = True
+
+    def __post_init__(self) -> None:
+        probs = dict(self.operator_probs)
+        if set(probs) - set(OPERATORS):
+            raise ConfigError(f"unknown operators {sorted(set(probs) - set(OPERATORS))}; expected {', '.join(OPERATORS)}")
+        if any(p < 0 for p in probs.values()) or not math.isclose(sum(probs.values()), 1.0, abs_tol=1e-9):
+            raise ConfigError(f"operator_probs must be non-negative and sum to 1, got {probs}")
+        if not self.use_controller and probs.get("controller", 0) > 0:
+            raise ConfigError("operator_probs gives the controller a share but use_controller is false")
+        if self.population < 2:
+            raise ConfigError(f"population must be at least 2, got {self.population}")
+        for name in ("crossover_prob", "mutation_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the evaluator measured for one candidate (PSNR ``None`` when it was not trained)."""
+
+    id: int
+    genome: str
+    psnr: float | None
+    mult_adds: int
+    params: int
+
+
+def objectives_of(psnr: float | None, mult_adds: int, params: int) -> tuple[float, float, float]:
+    """The minimised objectives: ``(-PSNR dB, mult-adds G, parameters M)`` (``-PSNR`` is +inf untrained)."""
+    return (-psnr if psnr is not None else math.inf, mult_adds / 1e9, params / 1e6)
+
+
+class HybridSearch:
+    """The FALSR hybrid algorithm as ask/tell.
+
+    Args:
+        settings: The algorithm's settings.
+        seed: Seed of every generator (the NSGA-II generator, the controller's initial weights
+            and sampling).
+        seed_genomes: Genome strings put in the first population (warm start), before the
+            paper's initialisation fills it.
+    """
+
+    def __init__(self, settings: HybridSettings, seed: int = 0, seed_genomes: Sequence[str] = ()) -> None:
+        self.settings = settings
+        self.space = SearchSpace(settings.n_cells)
+        self.seed_genomes = [self._own(text) for text in seed_genomes]
+        if len(self.seed_genomes) > settings.population:
+            raise ConfigError(f"{len(self.seed_genomes)} seed genomes do not fit a population of {settings.population}")
+        self.nsga = NSGA2(settings.population, self._sample, self._vary, seed)
+        self.controller = Controller(settings.n_cells, self.space.num_choices, seed, settings.controller) \
+            if settings.use_controller else None
+        self.seen: set[str] = set()
+        self.psnr_range: list[float] | None = None
+        self.pending_actions: dict[str, tuple[list[int], list[int]]] = {}
+        light, heavy = self.space.extremes()
+        h, w = settings.macs_size
+        self._cost_range = ((light.macs(h, w), heavy.macs(h, w)), (light.num_params(), heavy.num_params()))
+
+    def _own(self, text: str) -> str:
+        genome = parse_genome(text)
+        self.space.encode(genome)  # raises for another cell count
+        return str(genome)
+
+    # -- costs and constraints --------------------------------------------------------------
+
+    def costs(self, genome: str) -> tuple[int, int]:
+        """``(mult-adds at macs_size, parameters)`` of a genome, from the genome alone."""
+        spec = parse_genome(genome)
+        return spec.macs(*self.settings.macs_size), spec.num_params()
+
+    def trainable(self, genome: str) -> bool:
+        """Whether a candidate is within the mult-adds bound (the others are never trained)."""
+        bound = self.settings.max_mult_adds
+        return bound is None or self.costs(genome)[0] <= bound
+
+    def violation(self, evaluation: Evaluation) -> float:
+        """Total constraint violation of an evaluation (0 = feasible)."""
+        bound = self.settings.max_mult_adds
+        if evaluation.psnr is None:
+            return _UNTRAINED + (evaluation.mult_adds - bound) / bound if bound else _UNTRAINED
+        floor = self.settings.psnr_min
+        return max(0.0, floor - evaluation.psnr) if floor is not None else 0.0
+
+    # -- ask ----------------------------------------------------------------------------------
+
+    def _fresh(self, genome: Genome | str) -> bool:
+        return str(genome) not in self.seen
+
+    def _sample(self, rng: np.random.Generator, size: int) -> list[Proposal]:
+        proposals = [Proposal(text, "seed") for text in self.seed_genomes]
+        self.seen.update(self.seed_genomes)
+        attempts = 0
+        while len(proposals) < size:
+            missing = size - len(proposals)
+            for genome in initial_population(self.space, missing, rng, p_random=self.settings.p_random,
+                                             p_dense=self.settings.p_dense):
+                attempts += 1
+                if self._fresh(genome) or attempts > 50 * size:
+                    self.seen.add(str(genome))
+                    proposals.append(Proposal(str(genome), "init"))
+        return proposals
+
+    def _vary(self, rng: np.random.Generator, population: list[Individual], rank: np.ndarray,
+              crowding: np.ndarray, size: int) -> list[Proposal]:
+        names = list(self.settings.operator_probs)
+        probabilities = np.array([self.settings.operator_probs[n] for n in names])
+        proposals: list[Proposal] = []
+        while len(proposals) < size:
+            operator = names[int(rng.choice(len(names), p=probabilities))]
+            for _ in range(20):
+                proposal, action = self._offspring(operator, rng, population, rank, crowding)
+                if self._fresh(proposal.x):
+                    break
+            self.seen.add(proposal.x)
+            if action is not None:
+                self.pending_actions[proposal.x] = action
+            proposals.append(proposal)
+        return proposals
+
+    def _offspring(self, operator: str, rng: np.random.Generator, population: list[Individual], rank: np.ndarray,
+                   crowding: np.ndarray) -> tuple[Proposal, tuple[list[int], list[int]] | None]:
+        if operator == "controller":
+            cells, bits = self.controller.sample(1)[0]
+            return Proposal(str(self.space.genome(cells, bits)), "controller"), (cells, bits)
+        first, second = tournament_parents(population, rank, crowding, rng)
+        child, parents, label = parse_genome(first.x), (first.id,), operator
+        if rng.random() < self.settings.crossover_prob:
+            child = crossover(self.space, child, parse_genome(second.x), rng)[int(rng.integers(0, 2))]
+            parents, label = (first.id, second.id), f"crossover+{operator}"
+        if operator == "random":
+            child = random_mutation(self.space, child, rng, self.settings.mutation_rate)
+        else:
+            child = roulette_mutation(self.space, child, rng, "mult_adds" if operator == "rws_mult_adds" else "params")
+        return Proposal(str(child), label, parents), None
+
+    def ask(self) -> list[Proposal]:
+        """The next generation's proposals (the first population, then offspring)."""
+        return self.nsga.ask()
+
+    # -- tell ---------------------------------------------------------------------------------
+
+    def reward(self, evaluation: Evaluation) -> float:
+        """The controller's reward for an evaluation (module docstring)."""
+        beta = self.settings.reward_beta
+        if evaluation.psnr is None:
+            return -1.0 - beta
+        low, high = self.psnr_range or (evaluation.psnr, evaluation.psnr)
+        quality = (evaluation.psnr - low) / (high - low) if high > low else 0.5
+        (m_lo, m_hi), (q_lo, q_hi) = self._cost_range
+        cost = (_log_norm(evaluation.mult_adds, m_lo, m_hi) + _log_norm(evaluation.params, q_lo, q_hi)) / 2
+        return quality - beta * cost
+
+    def tell(self, evaluations: Sequence[Evaluation]) -> dict[str, float]:
+        """Hand the generation's evaluations (sorted by id) to NSGA-II and train the controller.
+
+        Returns:
+            ``{"controller_reward": mean reward of its samples, "controller_loss": ...}`` when the
+            controller had samples in this generation.
+        """
+        evaluations = sorted(evaluations, key=lambda e: e.id)
+        for evaluation in evaluations:
+            if evaluation.psnr is not None and math.isfinite(evaluation.psnr) and self.violation(evaluation) == 0:
+                low, high = self.psnr_range or (evaluation.psnr, evaluation.psnr)
+                self.psnr_range = [min(low, evaluation.psnr), max(high, evaluation.psnr)]
+        self.nsga.tell([Individual(e.id, e.genome, objectives_of(e.psnr, e.mult_adds, e.params), self.violation(e))
+                        for e in evaluations])
+        report: dict[str, float] = {}
+        sampled = [e for e in evaluations if e.genome in self.pending_actions]
+        if self.controller is not None and sampled:
+            rewards = [self.reward(e) for e in sampled]
+            loss = self.controller.update([self.pending_actions[e.genome] for e in sampled], rewards)
+            report = {"controller_reward": float(np.mean(rewards)), "controller_loss": loss}
+        self.pending_actions = {}
+        return report
+
+    # -- state --------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able state (the controller's weights travel separately: :meth:`controller_state`)."""
+        return {"nsga": self.nsga.state_dict(), "seen": sorted(self.seen), "psnr_range": self.psnr_range,
+                "pending_actions": {k: [list(v[0]), list(v[1])] for k, v in sorted(self.pending_actions.items())}}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.nsga.load_state_dict(state["nsga"])
+        self.seen = set(state["seen"])
+        self.psnr_range = state["psnr_range"]
+        self.pending_actions = {k: (v[0], v[1]) for k, v in state["pending_actions"].items()}
+
+    def controller_state(self) -> bytes | None:
+        return self.controller.state_dict() if self.controller is not None else None
+
+    def load_controller_state(self, blob: bytes | None) -> None:
+        if self.controller is not None and blob is not None:
+            self.controller.load_state_dict(blob)
+
+    @property
+    def generation(self) -> int:
+        return self.nsga.generation
+
+    @property
+    def population(self) -> list[Individual]:
+        return self.nsga.population
+
+
+def _log_norm(value: float, low: float, high: float) -> float:
+    if high <= low:
+        return 0.0
+    return float(np.clip((math.log(value) - math.log(low)) / (math.log(high) - math.log(low)), 0.0, 1.0))
