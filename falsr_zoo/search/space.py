@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -161,6 +162,14 @@ def _cost(cell: CellSpec, measure: str) -> int:
     return cell.macs_per_pixel(STEM_WIDTH) if measure == "mult_adds" else cell.num_params(STEM_WIDTH)
 
 
+@lru_cache(maxsize=2)
+def _wheel(measure: str) -> np.ndarray:
+    weights = np.array([math.log1p(_cost(cell, measure)) for cell in CELL_CHOICES])
+    probabilities = weights / weights.sum()
+    probabilities.setflags(write=False)
+    return probabilities
+
+
 def roulette_probabilities(measure: str) -> np.ndarray:
     """Selection probability of each cell choice: ``log(1 + cost) / sum`` (Eq. 5).
 
@@ -169,8 +178,7 @@ def roulette_probabilities(measure: str) -> np.ndarray:
     """
     if measure not in ("mult_adds", "params"):
         raise ConfigError(f"roulette-wheel measure must be mult_adds or params, not {measure!r}")
-    weights = np.array([math.log1p(_cost(cell, measure)) for cell in CELL_CHOICES])
-    return weights / weights.sum()
+    return _wheel(measure)
 
 
 def roulette_mutation(space: SearchSpace, genome: Genome, rng: np.random.Generator, measure: str) -> Genome:

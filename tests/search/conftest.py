@@ -1,0 +1,25 @@
+"""Small generated data for search runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.train.conftest import smooth_image
+
+FAST = ["train.steps=6", "train.batch_size=4", "train.patch_size=16"]
+
+
+@pytest.fixture(scope="session")
+def search_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """``(training folder, validation folder)``: four 48x48 and two 40x40 generated HR images."""
+    root = tmp_path_factory.mktemp("search-data")
+    rng = np.random.default_rng(7)
+    for folder, count, side in (("train", 4, 48), ("val", 2, 40)):
+        (root / folder).mkdir()
+        for index in range(count):
+            Image.fromarray(smooth_image(rng, side, side)).save(root / folder / f"{index}.png")
+    return root / "train", root / "val"
