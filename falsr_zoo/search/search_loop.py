@@ -169,16 +169,20 @@ class _Loop:
                                report=report))
 
 
-def _executor_for(run_dir: Path, config: SearchConfig, data: str, val: str, executor: str, workers: int | None,
-                  address: str | None) -> Executor:
+def _executor_for(run_dir: Path, config: SearchConfig, data: str, val: str, executor: str | Executor,
+                  workers: int | None, address: str | None) -> Executor:
+    if not isinstance(executor, str):
+        return executor  # an executor object (benchmarks, tests, custom schedulers)
     job = (config.to_json(), data, val, str(run_dir / "cache"), config.keep_weights != "none")
     return create_executor(executor, job, workers=workers, address=address)
 
 
-def run_search(run_dir: str | Path, config: SearchConfig, *, data: str, val: str, executor: str = "local",
+def run_search(run_dir: str | Path, config: SearchConfig, *, data: str, val: str, executor: str | Executor = "local",
                workers: int | None = None, address: str | None = None,
                progress: Callable[[SearchEvent], None] | None = None) -> RunStore:
     """Start a search in a new run directory and run it to its last generation.
+
+    ``executor`` is ``"local"``, ``"ray"`` or an :class:`~falsr_zoo.search.executors.Executor` object.
 
     Raises:
         ConfigError: a run directory that already holds a run, or an impossible config.
@@ -206,7 +210,7 @@ def run_search(run_dir: str | Path, config: SearchConfig, *, data: str, val: str
     return store
 
 
-def resume_search(run_dir: str | Path, *, executor: str = "local", workers: int | None = None,
+def resume_search(run_dir: str | Path, *, executor: str | Executor = "local", workers: int | None = None,
                   address: str | None = None, progress: Callable[[SearchEvent], None] | None = None) -> RunStore:
     """Continue a search run from its store (see the module docstring).
 
