@@ -21,7 +21,7 @@ from falsr_zoo.cli.exit_codes import EXIT_INTERRUPTED
 from falsr_zoo.search.budget import estimate_budget
 from falsr_zoo.search.executors import EXECUTORS
 from falsr_zoo.search.reports import best_rows, export_candidates, plot_front, retrain_candidates, status
-from falsr_zoo.search.search_loop import SearchEvent, resume_search, run_search
+from falsr_zoo.search.search_loop import SearchEvent, load_run, resume_search, run_search
 from falsr_zoo.search.settings import CONFIGS, PRESETS, load_config
 
 __all__ = ["main"]
@@ -43,24 +43,25 @@ def main(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-def _falsr_line(event: SearchEvent) -> str:
+def _falsr_line(event: SearchEvent, config: Any) -> str:
     report = event.report or {}
     reward = f", controller reward {report['controller_reward']:.3f}" if "controller_reward" in report else ""
     return (f"generation {event.generation + 1}/{event.generations}: hypervolume "
             f"{report.get('hypervolume', 0.0):.4g}, front {len(report.get('front', []))}{reward}")
 
 
-def _renas_line(event: SearchEvent) -> str:
+def _renas_line(event: SearchEvent, config: Any) -> str:
     report = event.report or {}
     if "final" in report:
         return f"final population retrained from scratch: best {report['best']} at {report['best_top1']:.2f} % top-1"
-    children = ", ".join(f"{c['id']} {c['top1']:.2f} %" if c["top1"] is not None else f"{c['id']} failed"
-                         for c in report.get("children", []))
-    what = f"children {children}; " if children else "initial population; "
     mean, std = report.get("population_mean"), report.get("population_std")
     population = f"population {mean:.2f} ± {std:.2f} % top-1" if mean is not None else "no population"
+    if event.generation == 0:
+        return f"initial population: {population}"
+    children = ", ".join(f"{c['id']} {c['top1']:.2f} %" if c["top1"] is not None else f"{c['id']} failed"
+                         for c in report.get("children", []))
     reward = f", controller reward {report['controller_reward']:.3f}" if "controller_reward" in report else ""
-    return f"step {event.generation}/{event.generations - 1}: {what}{population}{reward}"
+    return f"step {event.generation}/{config.steps}: child {children}; {population}{reward}"
 
 
 _GENERATION_LINES = {"falsr": _falsr_line, "renas": _renas_line}
@@ -69,8 +70,8 @@ _GENERATION_LINES = {"falsr": _falsr_line, "renas": _renas_line}
 class _Progress:
     """A progress bar over the run's evaluations, and one line per generation (stderr)."""
 
-    def __init__(self, quiet: bool, total: int, done: int = 0, family: str = "falsr") -> None:
-        self.quiet, self.line = quiet, _GENERATION_LINES[family]
+    def __init__(self, quiet: bool, total: int, config: Any, done: int = 0) -> None:
+        self.quiet, self.config, self.line = quiet, config, _GENERATION_LINES[config.family]
         self.bar = None if quiet else click.progressbar(length=total, label="evaluating", show_eta=True,
                                                         show_pos=True, file=sys.stderr)
         if self.bar is not None:
@@ -83,7 +84,7 @@ class _Progress:
         if event.kind == "evaluated":
             self.bar.update(1)
             return
-        click.echo("\n" + self.line(event), err=True)
+        click.echo("\n" + self.line(event, self.config), err=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -97,8 +98,8 @@ def _ids(pick: str) -> list[int | str]:
         raise click.UsageError(f"--pick {pick!r}: expected candidate ids like 12,40 (or best, for RENAS runs)") from None
 
 
-def _run_with_progress(function: Any, quiet: bool, total: int, done: int, family: str, **kwargs: Any) -> None:
-    progress = _Progress(quiet, total, done, family)
+def _run_with_progress(function: Any, quiet: bool, total: int, done: int, run_config: Any, **kwargs: Any) -> None:
+    progress = _Progress(quiet, total, run_config, done)
     try:
         function(progress=progress, **kwargs)
     except KeyboardInterrupt:
@@ -141,7 +142,7 @@ def run_command(config_file: str | None, preset: str | None, family: str | None,
         budget = estimate_budget(config, data, val, workers=max(1, workers or 1))
         click.echo(json.dumps({"config_digest": config.digest(), **budget.to_json()}, indent=2))
         return
-    _run_with_progress(run_search, quiet, config.evaluations, 0, config.family, run_dir=run_dir, config=config,
+    _run_with_progress(run_search, quiet, config.evaluations, 0, config, run_dir=run_dir, config=config,
                        data=data, val=val, executor=executor, workers=workers, address=ray_address)
     _print_status(run_dir)
 
@@ -156,7 +157,7 @@ def resume_command(run_dir: str, executor: str, workers: int | None, ray_address
     """Continue a search: nothing finished is recomputed; interrupted evaluations are re-queued."""
     report = status(run_dir)
     done = report["done"] + report["failed"] + report["untrained"]
-    _run_with_progress(resume_search, quiet, report["evaluations"], done, report["family"], run_dir=run_dir,
+    _run_with_progress(resume_search, quiet, report["evaluations"], done, load_run(run_dir)[1], run_dir=run_dir,
                        executor=executor, workers=workers, address=ray_address)
     _print_status(Path(run_dir))
 

@@ -122,9 +122,11 @@ def plot_progress(run_dir: str | os.PathLike[str], store: RunStore, config: Rena
     mean = [h["population_mean"] for h in history]
     spread = [h["population_std"] for h in history]
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+    initial = [(0, c.score) for c in store.candidates(generation=0) if c.score is not None]
     children = [(h["step"], child["top1"]) for h in history for child in h.get("children", []) if child["top1"] is not None]
-    if children:
-        axes.scatter(*zip(*children), s=10, c="0.65", label=f"children ({len(children)})", zorder=1)
+    if initial or children:
+        axes.scatter(*zip(*initial, *children), s=10, c="0.65", zorder=1,
+                     label=f"initial population and children ({len(initial) + len(children)})")
     axes.fill_between(steps, [m - s for m, s in zip(mean, spread)], [m + s for m, s in zip(mean, spread)],
                       color="tab:blue", alpha=0.2, label="population mean ± std")
     axes.plot(steps, mean, c="tab:blue", lw=1.5, label="population mean")
