@@ -11,9 +11,10 @@
   detectors. FALSR is detected first: its test (a ``uint8`` genome tensor beside FALSR's own
   tensor names) cannot match another architecture's file.
 
-Precision, as measured (``benchmarks/spandrel_precision.py``, Set5, CPU): the colour step always
-runs in float32; float16 costs about 0.001 dB of Y-PSNR, so ``supports_half=True``; bfloat16
-costs about 0.2 dB (the README's figure for the pipeline), so ``supports_bfloat16=False``.
+Precision, as measured (``benchmarks/spandrel_precision.py --model FALSR-B``, Set5, CPU): the
+colour step always runs in float32; a float16 network body moves the output by at most 2.9e-3
+and the Y-PSNR by -0.0006 dB, so ``supports_half=True``; bfloat16 moves it by up to 2.0e-2 and
+-0.047 dB, beyond the project's 0.01 dB bar for a reduced precision, so ``supports_bfloat16=False``.
 spandrel is the optional extra ``falsr-zoo[spandrel]`` (it needs torchvision).
 
 Example:
@@ -44,9 +45,9 @@ __all__ = ["ARCH_ID", "SUPPORTS_BFLOAT16", "SUPPORTS_HALF", "detect", "install",
 
 ARCH_ID = "FALSR"
 SUPPORTS_HALF = True
-"""float16 network body: Set5 Y-PSNR within about 0.001 dB of float32 (measured; module docstring)."""
+"""float16 network body: FALSR-B's Set5 Y-PSNR -0.0006 dB from float32 (measured; module docstring)."""
 SUPPORTS_BFLOAT16 = False
-"""bfloat16 costs about 0.2 dB on Set5: not offered to front ends that pick a dtype by these flags."""
+"""bfloat16 costs 0.047 dB on FALSR-B / Set5: not offered to front ends that pick a dtype by these flags."""
 
 
 def save_file(model: str | os.PathLike[str] | nn.Module, path: str | os.PathLike[str], *,

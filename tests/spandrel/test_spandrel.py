@@ -55,10 +55,10 @@ def test_model_loader_gives_a_descriptor_that_reproduces_the_pipeline(
         out = descriptor(_as_tensor(lr))[0].permute(1, 2, 0).numpy()
     # float path: the project's luma, PIL's float bicubic chroma, FALSR.forward
     np.testing.assert_allclose(out, _pipeline_float(net, lr), rtol=0, atol=2e-5)
-    # The 8-bit pipeline rounds each of PIL's chroma passes to uint8, which moves R, G, B by up to
-    # ~1.4 levels before truncation: about a quarter of the values differ, never by more than 4.
+    # The 8-bit pipeline rounds each of PIL's chroma passes to uint8, a float input does not: 23.8 % of
+    # the truncated values differ on Set5, by at most 6 levels (benchmarks/spandrel_precision.py).
     quantised, pipeline = to_uint8(out), upscale_array(net, lr)
-    assert np.abs(quantised.astype(int) - pipeline.astype(int)).max() <= 4
+    assert np.abs(quantised.astype(int) - pipeline.astype(int)).max() <= 6
     assert np.mean(quantised != pipeline) < 0.35
 
 
