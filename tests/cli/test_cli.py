@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +155,15 @@ def test_bad_network_options_are_usage_errors(options: list[str], message: str) 
 def test_options_do_not_apply_to_a_zoo_name() -> None:
     code, _, err = run("export", "RENASNet", "--option", "filters=8")
     assert code == EXIT_USAGE and "--option applies to --genome" in err
+
+
+def test_huggingface_hub_warnings_are_printed_once() -> None:
+    code = (
+        "import logging\n"
+        "from falsr_zoo.cli import main\n"
+        "main(['-v', 'models'], standalone_mode=False)\n"
+        "import huggingface_hub\n"
+        "logging.getLogger('huggingface_hub.file_download').warning('probe-warning')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.count("probe-warning") == 1
