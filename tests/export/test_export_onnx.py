@@ -9,6 +9,7 @@ graph within 0.01 dB of the PyTorch pipeline's (the registry's reproduced figure
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -29,8 +30,7 @@ from falsr_zoo.cli import main
 from falsr_zoo.cli.exit_codes import EXIT_FAILURE, EXIT_USAGE
 from falsr_zoo.errors import ExportError, OutputExistsError
 from falsr_zoo.export import EXPORT_OPSET, core_graph, export_onnx, wrap_core
-from falsr_zoo.export import parity as parity_module
-from falsr_zoo.export.onnx_export import graph_metadata
+from falsr_zoo.export.onnx_export import check_graph, graph_metadata
 from falsr_zoo.families.falsr.colour import chroma_inputs, luma_input
 from falsr_zoo.families.falsr.falsr_export import colour_graph, uint8_pipeline
 from falsr_zoo.families.falsr.falsr_net import FALSR
@@ -198,12 +198,61 @@ def test_float16_body(official_models) -> None:
     assert 1e-6 < error <= 1e-2  # really float16 inside, and close
 
 
-def test_parity_gate_refuses_to_write(tmp_path, monkeypatch) -> None:
-    monkeypatch.setitem(parity_module.CORE_TOLERANCE, "fp32", -1.0)
+def perturbed(graph: onnx.ModelProto, initializer: str, delta: float) -> onnx.ModelProto:
+    """A copy of ``graph`` with ``delta`` added to one initializer: a genuinely wrong graph."""
+    from onnx import numpy_helper
+
+    wrong = copy.deepcopy(graph)
+    tensor = next(t for t in wrong.graph.initializer if t.name == initializer)
+    tensor.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tensor) + np.float32(delta), initializer))
+    return wrong
+
+
+@pytest.fixture(scope="module")
+def small_model() -> FALSR:
+    torch.manual_seed(0)
+    return FALSR(SMALL).eval()
+
+
+@pytest.fixture(scope="module")
+def small_core(small_model) -> onnx.ModelProto:
+    return core_graph(small_model)
+
+
+# to_y.bias + 1e-3 moves every output value by 1e-3 (ten times the core gate's 1e-4) and about a
+# quarter of the uint8 values by one level (the end-to-end gate allows 1 %); e2e/chroma + 1e-3 moves
+# the PbPr inputs of the colour step by up to 3e-3, about 1 grey level of R and B.
+@pytest.mark.parametrize(("form", "initializer"), [("core", "to_y.bias"), ("end-to-end", "to_y.bias"),
+                                                   ("end-to-end", "e2e/chroma")])
+def test_parity_check_sees_a_wrong_graph(small_model, small_core, form, initializer) -> None:
+    right = wrap_core(small_model, small_core, form=form)
+    good = check_graph(small_model, right, form=form)
+    wrong = check_graph(small_model, perturbed(right, initializer, 1e-3), form=form)
+    assert good.ok and not wrong.ok
+    if form == "core":
+        assert good.max_abs <= CORE_TOL and 0.9e-3 <= wrong.max_abs <= 1.1e-3  # the perturbation, measured
+    else:
+        assert wrong.mismatched > 0.01 * wrong.values > good.mismatched
+
+
+@pytest.mark.parametrize(("form", "stage"), [("core", "core"), ("end-to-end", "core"), ("end-to-end", "wrapper")])
+def test_parity_gate_refuses_to_write_a_wrong_graph(small_model, small_core, tmp_path, monkeypatch, form, stage) -> None:
+    from falsr_zoo.export import onnx_export
+
+    if stage == "core":  # the traced network is wrong: caught by the core check before anything else
+        monkeypatch.setattr(onnx_export, "core_graph", lambda *args, **kwargs: perturbed(small_core, "to_y.bias", 1e-3))
+        failing = "core: max abs"
+    else:  # the network is right, the colour path around it is not: caught by the end-to-end check
+        original = onnx_export.wrap_core
+        monkeypatch.setattr(onnx_export, "core_graph", lambda *args, **kwargs: small_core)
+        monkeypatch.setattr(onnx_export, "wrap_core",
+                            lambda *args, **kwargs: perturbed(original(*args, **kwargs), "e2e/chroma", 1e-3))
+        failing = "end-to-end: max abs"
     path = tmp_path / "bad.onnx"
-    with pytest.raises(ExportError, match="does not match PyTorch, not written"):
-        export_onnx(FALSR(SMALL).eval(), path, form="core")
-    assert not path.exists()
+    with pytest.raises(ExportError, match="does not match PyTorch, not written") as info:
+        export_onnx(small_model, path, form=form)
+    assert failing in str(info.value) and "FAILED" in str(info.value)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_existing_file_is_never_overwritten(tmp_path) -> None:
