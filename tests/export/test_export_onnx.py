@@ -9,7 +9,6 @@ graph within 0.01 dB of the PyTorch pipeline's (the registry's reproduced figure
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -39,10 +38,10 @@ from falsr_zoo.runtime.backends import TorchBackend
 from falsr_zoo.sr.evaluate import evaluate
 from falsr_zoo.zoo.registry import get_entry, list_entries
 from tests.conftest import MODELS
+from tests.export.conftest import SMALL, perturbed
 from tests.falsr.test_genome import genomes
 
 CORE_TOL = 1e-4
-SMALL = "conv f16 k3 b2 isskip <- 0; invertBotConE2 f16 k1 b1 noskip <- 0,1; out <- 0,1,2"
 # (batch, height, width): odd sizes, landscape and portrait, batch above one, a 1x1 image
 SHAPES = [(1, 7, 13), (3, 15, 9), (2, 1, 1), (2, 33, 32)]
 
@@ -196,27 +195,6 @@ def test_float16_body(official_models) -> None:
     (out,) = session(graph).run(["rgb"], {"y": y, "pbpr": pbpr})
     error = np.abs(out - TorchBackend(model)(y, pbpr)).max()
     assert 1e-6 < error <= 1e-2  # really float16 inside, and close
-
-
-def perturbed(graph: onnx.ModelProto, initializer: str, delta: float) -> onnx.ModelProto:
-    """A copy of ``graph`` with ``delta`` added to one initializer: a genuinely wrong graph."""
-    from onnx import numpy_helper
-
-    wrong = copy.deepcopy(graph)
-    tensor = next(t for t in wrong.graph.initializer if t.name == initializer)
-    tensor.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tensor) + np.float32(delta), initializer))
-    return wrong
-
-
-@pytest.fixture(scope="module")
-def small_model() -> FALSR:
-    torch.manual_seed(0)
-    return FALSR(SMALL).eval()
-
-
-@pytest.fixture(scope="module")
-def small_core(small_model) -> onnx.ModelProto:
-    return core_graph(small_model)
 
 
 # to_y.bias + 1e-3 moves every output value by 1e-3 (ten times the core gate's 1e-4) and about a
