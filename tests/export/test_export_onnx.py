@@ -1,10 +1,14 @@
 """ONNX export: graph shape and metadata, parity with PyTorch, the colour path, any genome, the CLI.
 
-Tolerances: float outputs within 1e-4 max abs of PyTorch (float32 graphs; about 1e-6 is
-typical); uint8 images from the end-to-end graph within 4 grey levels on under 1 % of values
-(border chroma ties, see :mod:`falsr_zoo.families.falsr.falsr_export`); Set5 Y-PSNR of the end-to-end
-graph within 0.01 dB of the PyTorch pipeline's (the registry's reproduced figures, which
-``tests/falsr/test_official.py`` ties to the pipeline within 5e-5 dB).
+Tolerances, from what was measured with the official weights (ONNX Runtime CPU, torch 2.13):
+
+* core graph, random inputs: max abs 1.55e-6 (A), 1.19e-6 (B), 1.49e-6 (C); tests 5e-6.
+* end-to-end uint8 graph, random images of the shapes below: at most 1 grey level apart, on
+  0.096-0.105 % of the values (border chroma ties, see
+  :mod:`falsr_zoo.families.falsr.falsr_export`; tiny images are mostly border); tests: 2 levels,
+  0.3 %. The export gate itself is looser (4 levels, 1 %: any genome, any weights).
+* Set5 Y-PSNR of the end-to-end graph: per image and on average within the tolerances of
+  ``tests/falsr/test_official.py`` of the TensorFlow graphs' figures.
 """
 
 from __future__ import annotations
@@ -38,10 +42,13 @@ from falsr_zoo.runtime.backends import TorchBackend
 from falsr_zoo.sr.evaluate import evaluate
 from falsr_zoo.zoo.registry import get_entry, list_entries
 from tests.conftest import MODELS
+from tests.falsr.test_official import MEAN_PSNR_TOL, PSNR_TOL
 from tests.export.conftest import SMALL, perturbed
 from tests.falsr.test_genome import genomes
 
-CORE_TOL = 1e-4
+CORE_TOL = 5e-6
+E2E_LEVELS = 2
+E2E_MISMATCH = 3e-3
 # (batch, height, width): odd sizes, landscape and portrait, batch above one, a 1x1 image
 SHAPES = [(1, 7, 13), (3, 15, 9), (2, 1, 1), (2, 33, 32)]
 
@@ -115,7 +122,7 @@ def test_end_to_end_graph_matches_the_pytorch_pipeline_on_random_images(official
         reference = uint8_pipeline(official_models[name], images)
         assert out.dtype == np.uint8 and out.shape == reference.shape
         diff = np.abs(out.astype(int) - reference.astype(int))
-        assert diff.max() <= 4 and np.count_nonzero(diff) <= 0.01 * diff.size, (n, h, w, diff.max(), np.count_nonzero(diff))
+        assert diff.max() <= E2E_LEVELS and np.count_nonzero(diff) <= E2E_MISMATCH * diff.size, (n, h, w, diff.max())
 
 
 @pytest.mark.slow
@@ -130,9 +137,10 @@ def test_set5_core_parity_and_end_to_end_psnr(official, official_models, officia
         (out,) = core.run(["rgb"], {"y": y, "pbpr": pbpr})
         assert np.abs(out - TorchBackend(model)(y, pbpr)).max() <= CORE_TOL, path.name
     result = evaluate(lambda lr: e2e.run(None, {"image": lr[None]})[0][0], data, model=name)
-    pipeline = get_entry(name).reproduced_metrics["Set5"]["psnr"]
-    assert abs(result.mean_psnr - pipeline) <= 0.01
-    assert abs(result.mean_psnr - reference_metrics[name]["Set5"]["mean_psnr"]) <= 0.01
+    reference = reference_metrics[name]["Set5"]
+    for image, ours in result.images.items():
+        assert abs(ours["psnr"] - reference["images"][image]["psnr"]) <= PSNR_TOL, image
+    assert abs(result.mean_psnr - reference["mean_psnr"]) <= MEAN_PSNR_TOL
 
 
 def test_colour_path_is_the_package_colour_path(official) -> None:
@@ -176,7 +184,7 @@ def test_any_genome_exports_and_matches(tmp_path_factory, genome) -> None:
     images = np.random.default_rng(4).integers(0, 256, (2, 5, 12, 3), dtype=np.uint8)
     (out,) = session(path).run(None, {"image": images})
     diff = np.abs(out.astype(int) - uint8_pipeline(model, images).astype(int))
-    assert diff.max() <= 4 and np.count_nonzero(diff) <= 0.01 * diff.size
+    assert diff.max() <= 4 and np.count_nonzero(diff) <= 0.01 * diff.size  # the gate's: any genome, random weights
     assert graph_metadata(path)["genome"] == str(genome)
 
 
@@ -291,7 +299,7 @@ def test_the_cards_deployment_snippet_runs(official_models, official_graphs, off
     exec(compile(snippet, "model card", "exec"), {})
     out = np.asarray(Image.open(tmp_path / "photo_x2.png")).astype(int)
     diff = np.abs(out - uint8_pipeline(official_models["FALSR-B"], lr[None])[0].astype(int))
-    assert diff.max() <= 4 and np.count_nonzero(diff) <= 0.01 * diff.size
+    assert diff.max() <= E2E_LEVELS and np.count_nonzero(diff) <= E2E_MISMATCH * diff.size
 
 
 def test_importing_the_export_package_loads_no_runtime() -> None:
