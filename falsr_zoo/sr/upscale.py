@@ -136,7 +136,8 @@ class Upscaler:
             capped by the backend's ``max_input_size`` (see :meth:`tile_for`).
         memory_budget_mb: Memory to plan for: on CPU tile activations plus image buffers
             (default 1536 MB); on CUDA activations (default 60 % of free memory).
-        batch_size: Tiles of equal shape run together (helps on GPUs).
+        batch_size: Tiles of equal shape run together (helps on GPUs). The result is batch 1's up
+            to float rounding (a batch may run other kernels: a uint8 value can move by one level).
         precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"`` (torch backend).
         channels_last: Use channels-last memory format (default: on; faster with oneDNN/cuDNN).
         fuse: On CPU in fp32, run the family's fast path where it has one (FALSR: oneDNN fused
