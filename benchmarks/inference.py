@@ -157,6 +157,7 @@ def latency(args: argparse.Namespace) -> list[dict]:
                 ratios = [ours / theirs for ours, theirs in zip(medians, round_medians["tensorflow"])]
                 row.update(ratio=statistics.median(ratios), ratio_min=min(ratios), ratio_max=max(ratios))
             rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)  # progress: a long run's finished rows
     return rows
 
 
