@@ -87,18 +87,23 @@ def load(
     if pretrained is None:
         pretrained = weights is not None or entry is not None
     if pretrained:
-        _load_weights(model, entry, weights)
+        _load_weights(model, entry, weights, offline)
     if device is not None:
         model = model.to(device)
     return model.eval()
 
 
-def _load_weights(model: nn.Module, entry: ModelEntry | None, weights: str | os.PathLike[str] | None) -> None:
+def _load_weights(model: nn.Module, entry: ModelEntry | None, weights: str | os.PathLike[str] | None,
+                  offline: bool | None) -> None:
     if entry is None and weights is None:
         raise WeightsNotFoundError(
             "no pretrained weights exist for this genome; pass weights=PATH, or pretrained=False to build it untrained"
         )
-    path = resolve_weights(entry, weights) if entry is not None else weights
+    if entry is not None:
+        convert = get_family(entry.family).source_converter()
+        path = resolve_weights(entry, weights, offline=offline, convert=convert)
+    else:
+        path = weights
     declared = read_metadata(path).get("genome")
     if declared is not None and declared != str(model.genome):
         raise WeightsMismatchError(f"{path} holds weights for genome '{declared}', not '{model.genome}'")

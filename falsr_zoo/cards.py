@@ -88,12 +88,17 @@ def _genome(entry: ModelEntry) -> str:
 
 def _falsr_usage(entry: ModelEntry) -> str:
     weights = entry.weights
-    convert = f"falsr convert path/to/{weights.source_file}\n" if weights and weights.source_file else ""
+    first_use = (
+        f"\n\nThe first use fetches `{weights.source_file}` from the authors' release and converts it into the "
+        f"local store (see Weights); on a machine without network, convert a copy of the file instead:\n\n"
+        f"```bash\nfalsr convert path/to/{weights.source_file}\n```"
+        if weights and weights.source_path else ""
+    )
     return (
         "## Usage\n\n```python\nfrom PIL import Image\nfrom falsr_zoo import load, upscale_image\n\n"
         f'model = load("{entry.name}")\n'
         'upscale_image(model, Image.open("photo.png")).save("photo_x2.png")\n```\n\n'
-        f"```bash\n{convert}falsr upscale photo.png --model {entry.name}\n```"
+        f"```bash\nfalsr upscale photo.png --model {entry.name}\n```{first_use}"
     )
 
 
@@ -205,13 +210,22 @@ def _weights(entry: ModelEntry) -> str:
             f'`load("{entry.name}", pretrained=False)`, or load a safetensors file with '
             f'`load("{entry.name}", weights=PATH)`.\n\nLicence: {entry.license_notes}'
         )
-    return (
-        "## Weights\n\n"
-        f"- File: `{w.filename}` in Hub repository `{w.repo_id}`, revision `{w.revision}`\n"
-        f"- sha256: `{w.sha256}` ({w.num_bytes:,} bytes, safetensors)\n"
-        f"- Converted from `{w.source_file}` (sha256 `{w.source_sha256}`), {w.source_url}\n\n"
-        f"Licence: {entry.license_notes}"
-    )
+    lines = ["## Weights", ""]
+    if w.source_path:
+        lines += [
+            f"- Source: the authors' `{w.source_path}` in {w.source_url}, at commit `{w.source_commit}`: "
+            f"{w.source_file_url()} (sha256 `{w.source_sha256}`). Fetched on first use (`FALSR_ZOO_OFFICIAL_URL` "
+            "points at a mirror instead), checked, and converted on your machine; nothing is re-hosted.",
+        ]
+    if w.repo_id:
+        lines.append(f"- Published copy: `{w.filename}` in Hub repository `{w.repo_id}`, revision `{w.revision}`")
+    lines += [
+        f"- Stored as: `{entry.name}.safetensors` in the local store (`$FALSR_ZOO_HOME/weights`), sha256 "
+        f"`{w.sha256}` ({w.num_bytes:,} bytes); conversion is deterministic and a file with another digest is refused.",
+        "",
+        f"Licence: {entry.license_notes}",
+    ]
+    return "\n".join(lines)
 
 
 def _citation(entry: ModelEntry) -> str:

@@ -47,6 +47,10 @@ class HubFileError(WeightsNotFoundError):
     network access is off and the cache does not hold it."""
 
 
+class DownloadError(WeightsNotFoundError):
+    """A file could not be downloaded: HTTP error, unreachable host, timeout, or a truncated body."""
+
+
 class ModelDirError(FalsrZooError, ValueError):
     """A model directory (``config.json`` + ``model.safetensors``) is malformed or inconsistent."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -12,6 +13,19 @@ SHARED = Path(os.environ.get("FALSR_ZOO_SHARED", Path(__file__).resolve().parent
 OFFICIAL = SHARED / "falsr-official"
 ALLOW_MISSING = os.environ.get("FALSR_ZOO_ALLOW_MISSING_SHARED") == "1"
 MODELS = ("FALSR-A", "FALSR-B", "FALSR-C")
+
+
+NOWHERE = "http://127.0.0.1:9"
+"""A loopback URL nothing listens on (port 9, discard): connections are refused at once."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_real_hosts() -> Iterator[None]:
+    """Tests never reach a real host: the authors' release URL (fetched on first use) points at
+    a closed loopback port unless a test serves the files itself; subprocesses inherit it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FALSR_ZOO_OFFICIAL_URL", NOWHERE)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -61,4 +75,5 @@ def store(weights_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty store, offline: nothing can be loaded unless a test provides it."""
     monkeypatch.setenv("FALSR_ZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return tmp_path / "home"

@@ -71,4 +71,7 @@ def main(verbose: bool) -> None:
     """FALSR model zoo: convert the official weights, upscale, evaluate, inspect, export, benchmark, share, train."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    # huggingface_hub prints its records through a handler of its own: passed on to the root
+    # handler too, each of its warnings would appear twice.
+    logging.getLogger("huggingface_hub").propagate = False
     tune_allocator()

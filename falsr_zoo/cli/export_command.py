@@ -9,13 +9,15 @@ import click
 from falsr_zoo.cli.model_options import load_model, model_options
 from falsr_zoo.export import DEFAULT_MAX_BATCH, DEFAULT_MAX_TILE, EXPORT_OPSET, export_onnx, export_tensorrt
 from falsr_zoo.export.tensorrt_engine import require_tensorrt
+from falsr_zoo.spandrel import save_file as save_spandrel_file
 
-_SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine"}
+_SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine", "spandrel": ".safetensors"}
 
 
 @click.command("export")
 @model_options
-@click.option("--format", "fmt", type=click.Choice(["onnx", "tensorrt"]), default="onnx", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["onnx", "tensorrt", "spandrel"]), default="onnx", show_default=True,
+              help="spandrel: a .safetensors file ComfyUI / chaiNNer load through falsr_zoo.spandrel.install().")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Output file [default: NAME.onnx / NAME.engine].")
 @click.option("--core", is_flag=True, help="ONNX: the core network (y, pbpr -> rgb) instead of the end-to-end image graph.")
@@ -32,13 +34,23 @@ def export_command(name: str | None, genome: str | None, family: str, options: t
                    untrained: bool, fmt: str,
                    output: Path | None, core: bool, input_dtype: str | None, fp16: bool, opset: int,
                    max_tile: tuple[int, int] | None, max_batch: int | None, no_check: bool, overwrite: bool) -> None:
-    """Export a zoo model (or any --genome) to ONNX or to a TensorRT engine.
+    """Export a zoo model (or any --genome) to ONNX, a TensorRT engine or a spandrel file.
 
     ONNX: by default the end-to-end graph (an RGB image in, the upscaled image out, nothing else
     needed but ONNX Runtime); --core for the network alone. Both have dynamic batch, height
     and width and are checked against PyTorch before they are written. TensorRT (NVIDIA GPU):
     an engine of the core graph whose profile fits the upscaler's tiles, plus <file>.json.
+    spandrel: the RGB-in, RGB-out module's state dict, genome included (FALSR models).
     """
+    if fmt == "spandrel":
+        if core or input_dtype or fp16 or max_tile or max_batch or opset != EXPORT_OPSET:
+            raise click.UsageError("--format spandrel takes none of --core, --input-dtype, --fp16, --opset, "
+                                   "--max-tile, --max-batch (front ends pick the precision)")
+        model, zoo_name = load_model(name, genome, family, weights, untrained, options)
+        path = save_spandrel_file(model, output or Path(f"{zoo_name or 'model'}.safetensors"), overwrite=overwrite)
+        click.echo(f"wrote {path} (FALSR {model.genome.n_cells} cells, RGB in and out, genome in the state dict; "
+                   "load with falsr_zoo.spandrel.install() then spandrel.ModelLoader().load_from_file)")
+        return
     if fmt == "onnx" and (max_tile or max_batch):
         raise click.UsageError("--max-tile and --max-batch apply to --format tensorrt")
     if fmt == "tensorrt" and (core or input_dtype):

@@ -62,8 +62,7 @@ def info_command(name: str, size: tuple[int, int] | None, as_json: bool) -> None
         *_options_lines(entry),
     ]
     if entry.weights:
-        lines += [f"weights     {entry.weights.repo_id}@{entry.weights.revision}/{entry.weights.filename}",
-                  f"sha256      {entry.weights.sha256}"]
+        lines += _weights_lines(entry)
     else:
         lines.append("weights     none reachable (load with pretrained=False, or weights=PATH)")
     for dataset, metrics in entry.paper_metrics.items():
@@ -71,6 +70,16 @@ def info_command(name: str, size: tuple[int, int] | None, as_json: bool) -> None
         shown = ", ".join(f"{k} {v}" + (f" (ours {ours[k]})" if k in ours else "") for k, v in metrics.items())
         lines.append(f"{dataset:<11} {shown}")
     click.echo("\n".join(lines))
+
+
+def _weights_lines(entry: ModelEntry) -> list[str]:
+    spec = entry.weights
+    lines = []
+    if spec.repo_id:
+        lines.append(f"weights     Hub {spec.repo_id}@{spec.revision}/{spec.filename}")
+    if spec.source_path:
+        lines.append(f"weights     {spec.source_file_url()} (converted on first use)")
+    return [*lines, f"sha256      {spec.sha256} (stored file)"]
 
 
 def _options_lines(entry: ModelEntry) -> list[str]:

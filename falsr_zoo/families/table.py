@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from falsr_zoo._plugins import resolve
@@ -56,6 +57,9 @@ class Family:
             or ``None`` when the family cannot be exported.
         fast_forward: Dotted path of ``model -> callable | None``: a faster CPU float32 inference
             callable with ``forward``'s contract (``None`` where the build cannot provide one).
+        convert_source: Dotted path of ``upstream file -> path in the store``: converts the
+            authors' published file (FALSR: a frozen graph) into the store, for weights fetched
+            on first use; ``None`` when the family has no convertible upstream files.
     """
 
     name: str
@@ -67,6 +71,7 @@ class Family:
     required: tuple[str, ...] = ()
     export_row: str | None = None
     fast_forward: str | None = None
+    convert_source: str | None = None
 
     def build(self, genome: Any, **options: Any) -> nn.Module:
         """An untrained network of this family from a genome (string or spec) and options."""
@@ -75,6 +80,10 @@ class Family:
     def from_pretrained(self, directory: str | os.PathLike[str]) -> nn.Module:
         """The module saved in a local model directory (see :mod:`falsr_zoo.families.pretrained`)."""
         return resolve(self.builder).from_pretrained(directory)
+
+    def source_converter(self) -> Callable[[Path], Path] | None:
+        """The family's converter of upstream weight files, or ``None``."""
+        return resolve(self.convert_source) if self.convert_source else None
 
     def export(self) -> ExportFamily | None:
         """The family's export row, or ``None``."""
@@ -105,6 +114,7 @@ FAMILIES: dict[str, Family] = {
             builder="falsr_zoo.families.falsr.falsr_net:FALSR",
             export_row="falsr_zoo.families.falsr.falsr_export:EXPORT_ROW",
             fast_forward="falsr_zoo.families.falsr.fused:fused_forward",
+            convert_source="falsr_zoo.families.falsr.convert:install_official",
         ),
         Family(
             name="renas",

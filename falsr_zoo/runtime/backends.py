@@ -42,7 +42,8 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """Runs a super-resolution module with PyTorch (inference mode, on the module's device and dtype).
+    """Runs a super-resolution module with PyTorch (inference mode, on the module's device and dtype;
+    the PbPr input is passed as float32).
 
     Args:
         model: The module; it is used as is (put it on its device and dtype first).
@@ -63,13 +64,14 @@ class TorchBackend:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = forward or self.model
 
-    def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)
+    def _tensor(self, array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(array)).to(self.device, dtype)
         return tensor.contiguous(memory_format=self.memory_format)
 
     def __call__(self, y: np.ndarray, pbpr: np.ndarray) -> np.ndarray:
+        # the luma in the module's type; the PbPr feeds only the colour step, which runs in float32
         with torch.inference_mode():
-            out = self.forward(self._tensor(y), self._tensor(pbpr))
+            out = self.forward(self._tensor(y, self.dtype), self._tensor(pbpr, torch.float32))
         return out.float().cpu().numpy()
 
 

@@ -136,8 +136,10 @@ class Upscaler:
             capped by the backend's ``max_input_size`` (see :meth:`tile_for`).
         memory_budget_mb: Memory to plan for: on CPU tile activations plus image buffers
             (default 1536 MB); on CUDA activations (default 60 % of free memory).
-        batch_size: Tiles of equal shape run together (helps on GPUs).
-        precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"`` (torch backend).
+        batch_size: Tiles of equal shape run together (helps on GPUs). The result is batch 1's up
+            to float rounding (a batch may run other kernels: a uint8 value can move by one level).
+        precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"`` (torch backend): the network
+            body's type; the PbPr input and the colour step stay float32.
         channels_last: Use channels-last memory format (default: on; faster with oneDNN/cuDNN).
         fuse: On CPU in fp32, run the family's fast path where it has one (FALSR: oneDNN fused
             convolutions, conv + ReLU, conv + residual).
@@ -181,7 +183,9 @@ class Upscaler:
         self.genome = module.genome
         self.margin = max(self.genome.receptive_radius(), CHROMA_MARGIN)
         self.batch_size = batch_size
-        module = module.eval().to(self.device, PRECISIONS[precision])
+        module = module.eval().to(self.device)
+        for body in module.children():  # the colour step's constants (the module's own buffers) stay float32
+            body.to(PRECISIONS[precision])
         if backend == "torch":
             if channels_last:
                 module = module.to(memory_format=torch.channels_last)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from falsr_zoo.errors import HubFileError
 
-__all__ = ["hub_file", "is_offline", "DEFAULT_TIMEOUT"]
+__all__ = ["DEFAULT_TIMEOUT", "download_timeout", "hub_file", "is_offline"]
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds a connection or a read may take before a source counts as unreachable."""
@@ -56,7 +56,14 @@ def _reason(error: BaseException) -> str:
     return text[:300] or type(error).__name__
 
 
-def hub_file(repo_id: str, filename: str, *, revision: str | None = None, offline: bool | None = None) -> Path:
+def hub_file(
+    repo_id: str,
+    filename: str,
+    *,
+    revision: str | None = None,
+    offline: bool | None = None,
+    local_dir: str | os.PathLike[str] | None = None,
+) -> Path:
     """The local path of ``filename`` from Hub repository ``repo_id`` at ``revision``.
 
     Args:
@@ -64,9 +71,11 @@ def hub_file(repo_id: str, filename: str, *, revision: str | None = None, offlin
         filename: A file of the repository.
         revision: A commit, tag or branch (default: ``main``).
         offline: Forbid network access (default: ``HF_HUB_OFFLINE``); only the cache is read.
+        local_dir: Download into this directory instead of the Hugging Face cache (for a file
+            that is moved elsewhere at once); the cache is then not consulted.
 
     Returns:
-        The file in the Hugging Face cache (``HF_HOME``), downloaded if needed.
+        The file in the Hugging Face cache (``HF_HOME``) or ``local_dir``, downloaded if needed.
 
     Raises:
         HubFileError: the repository, revision or file does not exist, the Hub cannot be
@@ -86,15 +95,16 @@ def hub_file(repo_id: str, filename: str, *, revision: str | None = None, offlin
         except HfHubHTTPError as error:
             raise HubFileError(f"the Hub has no {where} ({_reason(error)})") from None
         except Exception as error:  # noqa: BLE001 - the transport's own exceptions (httpx, requests)
-            cached = _cached(repo_id, filename, revision)
+            cached = None if local_dir is not None else _cached(repo_id, filename, revision)
             if cached is None:
                 raise HubFileError(f"cannot reach the Hub for {where} ({_reason(error)})") from None
             return cached
         try:
-            return Path(hf_hub_download(repo_id, filename, revision=revision, etag_timeout=download_timeout()))
+            return Path(hf_hub_download(repo_id, filename, revision=revision, etag_timeout=download_timeout(),
+                                        local_dir=local_dir))
         except Exception as error:  # noqa: BLE001
             raise HubFileError(f"downloading {where} failed ({_reason(error)})") from None
-    cached = _cached(repo_id, filename, revision)
+    cached = None if local_dir is not None else _cached(repo_id, filename, revision)
     if cached is None:
         raise HubFileError(f"{where} is not in the Hugging Face cache and network access is off (HF_HUB_OFFLINE)")
     return cached

@@ -14,32 +14,56 @@ from typing import Any, Mapping
 
 from falsr_zoo.errors import DuplicateModelError, UnknownModelError
 
-__all__ = ["ModelEntry", "WeightsFile", "find_by_genome", "get_entry", "list_entries", "register"]
+__all__ = ["OFFICIAL_URL_ENV", "ModelEntry", "WeightsFile", "find_by_genome", "get_entry", "list_entries", "register"]
+
+
+OFFICIAL_URL_ENV = "FALSR_ZOO_OFFICIAL_URL"
+"""Overrides the base URL of the authors' files (a mirror or an air-gapped copy of their repository)."""
 
 
 @dataclass(frozen=True)
 class WeightsFile:
-    """Where a model's safetensors file lives and how to check it.
+    """A model's weights: the safetensors file the store holds, and where it can come from.
 
     Attributes:
-        repo_id: Hugging Face Hub repository.
-        filename: File name inside the repository.
-        revision: Pinned Hub revision (tag or commit), never a moving branch.
-        sha256: Hex digest the downloaded or converted file must have.
-        num_bytes: Size of the file.
-        source_file: The upstream file the weights come from (``FALSR-B.pb``), or ``""``.
+        sha256: Hex digest the stored (downloaded or converted) file must have.
+        num_bytes: Size of that file.
+        filename: File name inside the Hub repository.
+        repo_id: Hugging Face Hub repository publishing the safetensors file, ``""`` when none
+            is published (then the Hub is never asked).
+        revision: Pinned Hub revision (tag or commit), never a moving branch; ``""`` without a repository.
+        source_file: The upstream file the weights are converted from (``FALSR-B.pb``), or ``""``.
         source_sha256: sha256 of that upstream file.
-        source_url: Where the upstream file is published.
+        source_url: The upstream project's page.
+        source_repo: The upstream GitHub repository (``owner/name``) publishing ``source_path``.
+        source_commit: The commit of ``source_repo`` the file is read at (pinned, never a branch).
+        source_path: Path of the upstream file inside ``source_repo``.
     """
 
-    repo_id: str
-    filename: str
-    revision: str
     sha256: str
     num_bytes: int
+    filename: str = "model.safetensors"
+    repo_id: str = ""
+    revision: str = ""
     source_file: str = ""
     source_sha256: str = ""
     source_url: str = ""
+    source_repo: str = ""
+    source_commit: str = ""
+    source_path: str = ""
+
+    def source_base_url(self, override: str | None = None) -> str:
+        """Base URL of the upstream files: ``override`` (``$FALSR_ZOO_OFFICIAL_URL``) or the pinned
+        commit's raw GitHub URL; the file is at ``<base>/<source_path>``."""
+        if override:
+            return override.rstrip("/")
+        return f"https://raw.githubusercontent.com/{self.source_repo}/{self.source_commit}"
+
+    def source_file_url(self, override: str | None = None) -> str:
+        """Where the upstream file is downloaded from (``""`` when the entry has none)."""
+        if not self.source_path:
+            return ""
+        return f"{self.source_base_url(override)}/{self.source_path}"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Weights files: safetensors I/O, the local store, and downloads from the Hugging Face Hub.
+"""Weights files: safetensors I/O, the local store, and where a zoo model's weights come from.
 
 Only safetensors files are ever read (nothing is unpickled). Files are written atomically
 (temporary file in the same directory, then ``os.replace``) so an interrupted write never
@@ -6,10 +6,19 @@ leaves a file that looks valid. Weights resolve in this order (:func:`resolve_we
 
 1. an explicit path given by the caller;
 2. the local store (``$FALSR_ZOO_HOME/weights``, default ``~/.cache/falsr-zoo/weights``),
-   which ``falsr convert`` fills; its files are checked against the pinned sha256;
-3. the Hub, at the pinned revision, through ``huggingface_hub`` (honouring ``HF_ENDPOINT`` and
-   ``HF_HUB_OFFLINE``); a download is checked against the pinned sha256 before it enters the
-   store, and removed otherwise.
+   which ``falsr convert`` and first use fill; its files are checked against the pinned sha256;
+3. a published Hub repository, where the registry names one, at its pinned revision
+   (``HF_ENDPOINT`` honoured), asked once without retries;
+4. the authors' own release (the FALSR frozen graphs on GitHub, at a pinned commit;
+   ``$FALSR_ZOO_OFFICIAL_URL`` replaces the base URL): the file is downloaded once, checked
+   against its pinned sha256, converted by the family's converter (passed in by the caller, which
+   knows the family) and installed in the store, where the converted file must have its own
+   pinned sha256. The next load reads the store and needs no network.
+
+``HF_HUB_OFFLINE=1`` or ``offline=True`` skips 3 and 4: no request at all. A source that cannot be
+reached costs one attempt (connection and reads time out after ``$FALSR_ZOO_DOWNLOAD_TIMEOUT``
+seconds, default 10); when every source fails the error lists what was tried and how to fix it.
+A file with the wrong sha256 is never kept, and the error says so.
 """
 
 from __future__ import annotations
@@ -20,15 +29,17 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save
 
 from falsr_zoo._files import atomic_write_bytes, sha256_file
-from falsr_zoo.errors import ChecksumError, WeightsMismatchError, WeightsNotFoundError
-from falsr_zoo.zoo.registry import ModelEntry
+from falsr_zoo.errors import ChecksumError, DownloadError, HubFileError, WeightsMismatchError, WeightsNotFoundError
+from falsr_zoo.zoo.fetch import fetch_url
+from falsr_zoo.zoo.hub_files import download_timeout, hub_file, is_offline
+from falsr_zoo.zoo.registry import OFFICIAL_URL_ENV, ModelEntry
 
 __all__ = [
     "load_state_dict",
@@ -112,11 +123,24 @@ def load_state_dict(module: torch.nn.Module, path: str | os.PathLike[str]) -> No
     module.load_state_dict(state, strict=True)
 
 
-def resolve_weights(entry: ModelEntry, weights: str | os.PathLike[str] | None = None) -> Path:
-    """Find ``entry``'s weights file: explicit path, then the store, then the Hub.
+def resolve_weights(
+    entry: ModelEntry,
+    weights: str | os.PathLike[str] | None = None,
+    *,
+    offline: bool | None = None,
+    convert: Callable[[Path], Path] | None = None,
+) -> Path:
+    """Find ``entry``'s weights file: explicit path, the store, the Hub, the authors' release.
+
+    Args:
+        entry: The zoo entry.
+        weights: An explicit safetensors file (used as is).
+        offline: No network access (default: ``HF_HUB_OFFLINE``).
+        convert: ``upstream file -> path in the store``: the family's converter for the
+            authors' release (``None``: that source is not tried).
 
     Raises:
-        WeightsNotFoundError: naming the command that fixes it.
+        WeightsNotFoundError: listing every source tried and naming the command that fixes it.
         ChecksumError: if a stored or downloaded file does not have the pinned sha256.
     """
     if weights is not None:
@@ -128,7 +152,20 @@ def resolve_weights(entry: ModelEntry, weights: str | os.PathLike[str] | None = 
     if stored.is_file():
         _verify(entry, stored, fix=f"delete it and run: {_fix_command(entry)}")
         return stored
-    return _download(entry)
+    if entry.weights is None:
+        raise WeightsNotFoundError(
+            f"no published weights are reachable for {entry.name}; build it with pretrained=False, "
+            f"or {_fix_command(entry)}"
+        )
+    tried = [f"local store: no {stored}"]
+    sources = [("Hub", _from_hub), ("authors' release", _from_release)]
+    for label, source in sources:
+        path, note = source(entry, offline, convert)
+        if path is not None:
+            return path
+        if note:
+            tried.append(f"{label}: {note}")
+    raise WeightsNotFoundError(f"no weights for {entry.name}: tried {'; '.join(tried)}. Fix: {_fix_for(entry, offline)}")
 
 
 def install(entry: ModelEntry, path: Path) -> Path:
@@ -159,32 +196,54 @@ def _fix_command(entry: ModelEntry) -> str:
     return f"pass weights=PATH (or --weights PATH) to load a {entry.name} safetensors file"
 
 
-def _download(entry: ModelEntry) -> Path:
-    if entry.weights is None:
-        raise WeightsNotFoundError(
-            f"no published weights are reachable for {entry.name}; build it with pretrained=False, "
-            f"or {_fix_command(entry)}"
-        )
-    from huggingface_hub import constants, hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, OfflineModeIsEnabled
-
+def _fix_for(entry: ModelEntry, offline: bool | None) -> str:
     spec = entry.weights
-    if constants.HF_HUB_OFFLINE:
-        raise WeightsNotFoundError(
-            f"{entry.name} weights are not in the local store ({store_path(entry)}) and HF_HUB_OFFLINE=1 "
-            f"forbids the Hub download; fix: {_fix_command(entry)}"
-        )
+    assert spec is not None
+    if not spec.source_file:
+        return _fix_command(entry)
+    online = "unset HF_HUB_OFFLINE to fetch it, or " if is_offline(offline) else (
+        f"check the connection (or set {OFFICIAL_URL_ENV} to a mirror of the authors' files), or "
+    )
+    return (f"{online}on a machine without network download {spec.source_file_url()} and run: "
+            f"falsr convert path/to/{spec.source_file}")
+
+
+def _from_hub(entry: ModelEntry, offline: bool | None, convert: object) -> tuple[Path | None, str]:
+    """A published Hub repository's safetensors file, verified and installed in the store."""
+    spec = entry.weights
+    assert spec is not None
+    if not spec.repo_id:
+        return None, ""  # nothing published: not a source, not worth listing
+    if is_offline(offline):
+        return None, f"{spec.repo_id} not asked (network access is off)"
     store = store_dir()
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=store) as tmp:
         try:
-            path = hf_hub_download(spec.repo_id, spec.filename, revision=spec.revision, local_dir=tmp)
-        except (OfflineModeIsEnabled, EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as err:
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise WeightsNotFoundError(
-                f"{entry.name} weights are not in the local store ({store_path(entry)}) and the Hub "
-                f"download of {spec.repo_id}@{spec.revision}/{spec.filename} failed ({reason}); "
-                f"fix: {_fix_command(entry)}"
-            ) from None
+            path = hub_file(spec.repo_id, spec.filename, revision=spec.revision, local_dir=tmp)
+        except HubFileError as error:
+            return None, str(error)
         logger.info("downloaded %s from %s@%s", spec.filename, spec.repo_id, spec.revision)
-        return install(entry, Path(path))
+        return install(entry, path), ""
+
+
+def _from_release(entry: ModelEntry, offline: bool | None,
+                  convert: Callable[[Path], Path] | None) -> tuple[Path | None, str]:
+    """The authors' upstream file, downloaded, checked, converted into the store."""
+    spec = entry.weights
+    assert spec is not None
+    if not spec.source_path or convert is None:
+        return None, ""
+    url = spec.source_file_url(os.environ.get(OFFICIAL_URL_ENV))
+    if is_offline(offline):
+        return None, f"{url} not asked (network access is off: HF_HUB_OFFLINE / offline=True)"
+    store = store_dir()
+    store.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=store) as tmp:
+        try:
+            source = fetch_url(url, Path(tmp) / spec.source_file, sha256=spec.source_sha256,
+                               timeout=download_timeout())
+        except DownloadError as error:
+            return None, str(error)
+        logger.info("converting %s into the store", source.name)
+        return convert(source), ""

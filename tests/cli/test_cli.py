@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +155,69 @@ def test_bad_network_options_are_usage_errors(options: list[str], message: str) 
 def test_options_do_not_apply_to_a_zoo_name() -> None:
     code, _, err = run("export", "RENASNet", "--option", "filters=8")
     assert code == EXIT_USAGE and "--option applies to --genome" in err
+
+
+def test_huggingface_hub_warnings_are_printed_once() -> None:
+    code = (
+        "import logging\n"
+        "from falsr_zoo.cli import main\n"
+        "main(['-v', 'models'], standalone_mode=False)\n"
+        "import huggingface_hub\n"
+        "logging.getLogger('huggingface_hub.file_download').warning('probe-warning')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.count("probe-warning") == 1
+
+
+def _lr_file(official: Path, tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """A real LR crop (23x31) written as PNG."""
+    path = tmp_path / "lr.png"
+    pixels = np.asarray(Image.open(official / "dataset" / "Set5" / "img_002_SRF_2_LR.png").convert("RGB"))[:23, :31]
+    Image.fromarray(pixels).save(path)
+    return path, pixels
+
+
+@pytest.mark.parametrize(("args", "options"), [
+    (["--batch-size", "3", "--tile", "6"], {"batch_size": 3, "tile": 6}),
+    (["--precision", "bf16"], {"precision": "bf16"}),
+    (["--precision", "fp16"], {"precision": "fp16"}),
+])
+def test_upscale_options_reach_the_upscaler(store: Path, official: Path, tmp_path: Path, args: list[str],
+                                            options: dict) -> None:
+    from falsr_zoo.sr.upscale import Upscaler
+
+    source, pixels = _lr_file(official, tmp_path)
+    target = tmp_path / "out.png"
+    code, _, err = run("upscale", str(source), "-o", str(target), *args)
+    assert code == 0, err
+    out = np.asarray(Image.open(target))
+    assert np.array_equal(out, Upscaler("FALSR-B", **options).upscale(pixels))
+    default = Upscaler("FALSR-B").upscale(pixels)
+    diff = np.abs(out.astype(int) - default.astype(int))
+    if "precision" in options:  # really computed in 16 bits: values move, none far (tests/sr: measured)
+        assert (diff > 0).mean() > 0.01 and diff.max() <= 6
+    else:  # batching changes float rounding only (README "Batches")
+        assert diff.max() <= 1 and (diff > 0).mean() <= 1e-3
+
+
+def test_threads_option_sets_the_torch_thread_count(store: Path, official: Path, tmp_path: Path) -> None:
+    import torch
+
+    source, _ = _lr_file(official, tmp_path)
+    before = torch.get_num_threads()
+    try:
+        code, _, err = run("upscale", str(source), "-o", str(tmp_path / "out.png"), "--threads", "1")
+        assert code == 0, err
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    code, _, err = run("upscale", str(source), "--threads", "0")
+    assert code == 2 and "--threads" in err
+
+
+def test_exit_statuses_are_the_documented_numbers() -> None:
+    # the README documents 0 / 1 / 2 / 3 and scripts depend on them: the numbers themselves
+    from falsr_zoo.cli import exit_codes
+    from falsr_zoo.cli.upscale_command import EXIT_INTERRUPTED
+
+    assert (exit_codes.EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_WEIGHTS, EXIT_INTERRUPTED) == (0, 1, 2, 3, 130)

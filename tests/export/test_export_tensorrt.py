@@ -137,6 +137,49 @@ def test_existing_engine_files_are_never_overwritten(tmp_path) -> None:
     assert not engine.exists() and sidecar_path(engine).read_text() == "{}"
 
 
+class _StandInEngine:
+    """Stands in for a TensorRT engine on a machine without one: the "engine" bytes are an ONNX core
+    graph, run with ONNX Runtime behind :class:`TensorRTBackend`'s interface."""
+
+    def __init__(self, engine: bytes, info: EngineInfo) -> None:
+        import onnxruntime as ort
+
+        self.info, self.scale = info, info.scale
+        self.session = ort.InferenceSession(engine, providers=["CPUExecutionProvider"])
+
+    def run(self, output_names, feeds):
+        return self.session.run(output_names, feeds)
+
+
+@pytest.mark.parametrize("wrong", [False, True], ids=["right-engine", "wrong-engine"])
+def test_engine_parity_gate(small_model, small_core, tmp_path, monkeypatch, wrong: bool) -> None:
+    # export_tensorrt's own gate, with the engine build replaced: a genuinely wrong "engine" (one
+    # initializer perturbed by 1e-3, ten times the 1e-4 tolerance) must be refused and not written.
+    import falsr_zoo.export.tensorrt_engine as engines
+    from tests.export.conftest import perturbed
+
+    model = small_model
+    graph = perturbed(small_core, "to_y.bias", 1e-3) if wrong else small_core
+
+    def build(model, *, precision, profile, opset, name):
+        info = EngineInfo(family="falsr", genome=str(model.genome), scale=2, precision=precision, profile=profile,
+                          opset=opset, tensorrt_version="stand-in", device="cpu", model=name)
+        return graph.SerializeToString(), info
+
+    monkeypatch.setattr(engines, "require_tensorrt", lambda: None)
+    monkeypatch.setattr(engines, "build_engine", build)
+    monkeypatch.setattr(engines, "TensorRTBackend", _StandInEngine)
+    path = tmp_path / "m.engine"
+    if wrong:
+        with pytest.raises(ExportError, match="the engine does not match PyTorch, not written"):
+            export_tensorrt(model, path, max_tile=(32, 32), max_batch=2)
+        assert list(tmp_path.iterdir()) == []
+    else:
+        result = export_tensorrt(model, path, max_tile=(32, 32), max_batch=2)
+        assert result.parity[0].ok and result.parity[0].max_abs <= 1e-5
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["m.engine", "m.engine.json"]
+
+
 @needs_gpu
 @pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-4), ("fp16", 1e-2)])
 def test_engine_parity_and_profile(store, tmp_path, precision, tolerance) -> None:

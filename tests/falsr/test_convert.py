@@ -153,6 +153,38 @@ def test_a_store_file_with_the_wrong_pin_is_not_installed(official: Path, empty_
     assert not any((empty_home / "weights").iterdir())
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_the_colour_step_uses_the_constants_read_from_the_graph(official: Path, name: str) -> None:
+    """Golden values from the graphs themselves, not from the package: the module's colour step
+    must hold exactly the float32 constants of each .pb (1.4019995, not BT.601's 1.402)."""
+    import torch
+
+    from falsr_zoo.families.falsr.falsr_net import FALSR
+    from falsr_zoo.families.falsr.tf_graph import tensor_value
+
+    nodes = read_graph(_graph(official, name))
+    kernel = tensor_value(nodes[f"{SCOPE}/Const"])  # (1, 1, 3, 3): rows Y, Cb, Cr -> columns R, G, B
+    bias = tensor_value(nodes[f"{SCOPE}/Const_1"])
+    offset, levels = (float(tensor_value(nodes[f"{SCOPE}/{n}"])) for n in ("add/y", "mul/x"))
+    model = FALSR(get_entry(name).genome)
+    assert torch.equal(model.color_kernel[:, :, 0, 0].t(), torch.from_numpy(kernel[0, 0]))
+    assert torch.equal(model.color_bias, torch.from_numpy(bias))
+    # and the step computes with them: float64 from the graph's constants on float32 inputs,
+    # compared where nothing is clipped
+    g = torch.Generator().manual_seed(0)
+    y, pbpr = torch.rand(1, 1, 32, 32, generator=g), torch.rand(1, 2, 32, 32, generator=g) - 0.5
+    ycbcr = torch.cat([y.double() * levels, (pbpr.double() + offset) * levels], 1)
+    expected = torch.einsum("nchw,cd->ndhw", ycbcr, torch.from_numpy(kernel[0, 0]).double())
+    expected = expected + torch.from_numpy(bias).double()[:, None, None]
+    with torch.no_grad():
+        out = model.to_rgb(y, pbpr).double() * levels
+    inside = (expected > 0.5) & (expected < levels - 0.5)
+    assert inside.float().mean() > 0.5
+    # grey levels: float32 rounding of values up to 255 reaches 4.6e-5 (measured); a wrong offset or
+    # scale moves values by tenths of a level. The constants themselves are pinned exactly above.
+    assert (out - expected)[inside].abs().max() <= 1e-4
+
+
 def test_tensor_map_covers_every_parameter() -> None:
     from falsr_zoo.families.falsr.falsr_net import FALSR
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from falsr_zoo.families.falsr.falsr_net import FALSR
-from falsr_zoo.families.falsr.fused import FusedFALSR, fusion_available
+from falsr_zoo.families.falsr.falsr_net import FALSR, DepthToSpace
+from falsr_zoo.families.falsr.fused import FusedFALSR, _depth_to_space, fusion_available
 from falsr_zoo.zoo.registry import list_entries
 from tests.falsr.test_genome import genomes
 
@@ -41,6 +41,13 @@ def test_any_genome(genome) -> None:
     with torch.inference_mode():
         expected = model.forward_y(y)
         assert (FusedFALSR(model).forward_y(y) - expected).abs().max() <= 1e-4 * max(1.0, float(expected.abs().max()))
+
+
+@pytest.mark.parametrize("memory_format", [CL, torch.contiguous_format], ids=["channels_last", "contiguous"])
+def test_depth_to_space_copy_is_the_module(memory_format) -> None:
+    x = torch.randn(2, 32, 7, 5).contiguous(memory_format=memory_format)
+    out = _depth_to_space(x, 2)
+    assert torch.equal(out, DepthToSpace(2)(x)) and out.is_contiguous(memory_format=CL)
 
 
 def test_allocator_tuning_is_explicit(monkeypatch) -> None:

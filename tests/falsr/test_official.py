@@ -1,7 +1,17 @@
 """Fidelity to the official release: per-image Y-PSNR / SSIM of the TensorFlow graphs.
 
 Golden values: ``reference_metrics_Set5_Set14.json`` (the authors' graphs run with TensorFlow
-2.21 on CPU with the release's protocol). Tolerances: 0.01 dB PSNR, 0.0005 SSIM per image.
+2.21 on CPU with the release's protocol), an independent source: nothing in it was computed by
+this package. Both ways this package runs the official weights on CPU are checked image by
+image: the eager module (``upscale_array``, the reference path) and the Upscaler with its
+defaults, i.e. what ``falsr upscale`` runs (oneDNN fused convolutions, tiles from the budget).
+
+Tolerances, from what was measured (torch 2.13 CPU, 2-core x86 machine, all 19 images x 3 models):
+
+* per-image Y-PSNR: largest difference 1.85e-4 dB (FALSR-B, Set5, fused path; 1.69e-4 eager);
+  tolerance 5e-4 dB. Rounding the output instead of truncating it moves some images by 0.0115 dB.
+* per-image SSIM: largest difference 2.5e-6; tolerance 1e-5.
+* mean Y-PSNR of a set: largest difference 4.6e-5 dB; tolerance 2e-4 dB.
 """
 
 from __future__ import annotations
@@ -18,32 +28,49 @@ from falsr_zoo.api import load
 from falsr_zoo.cli import main
 from falsr_zoo.sr.evaluate import evaluate, find_pairs
 from falsr_zoo.sr.resize import imresize
-from falsr_zoo.sr.upscale import upscale_array
+from falsr_zoo.sr.upscale import Upscaler, upscale_array
 from falsr_zoo.zoo.registry import get_entry
 from tests.conftest import MODELS
 
-PSNR_TOL = 0.01
-SSIM_TOL = 0.0005
+PSNR_TOL = 5e-4
+SSIM_TOL = 1e-5
+MEAN_PSNR_TOL = 2e-4
+
+
+def _runner(path: str, name: str):
+    model = load(name)
+    if path == "eager":
+        return lambda lr: upscale_array(model, lr)
+    upscaler = Upscaler(model)  # the defaults of `falsr upscale`
+    assert type(upscaler.backend.forward).__name__ == "FusedFALSR", "the fused CPU path should be the default"
+    return upscaler.upscale
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("path", ["eager", "fused"])
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("dataset", ["Set5", "Set14"])
-def test_every_image_matches_the_official_graph(store, official, reference_metrics, name, dataset) -> None:
-    model = load(name)
-    result = evaluate(lambda lr: upscale_array(model, lr), official / "dataset" / dataset, model=name)
+def test_every_image_matches_the_official_graph(store, official, reference_metrics, name, dataset, path) -> None:
+    result = evaluate(_runner(path, name), official / "dataset" / dataset, model=name)
     reference = reference_metrics[name][dataset]
     assert sorted(result.images) == sorted(reference["images"])
     for image, ours in result.images.items():
         ref = reference["images"][image]
         assert abs(ours["psnr"] - ref["psnr"]) <= PSNR_TOL, (image, ours, ref)
         assert abs(ours["ssim"] - ref["ssim"]) <= SSIM_TOL, (image, ours, ref)
-    assert abs(result.mean_psnr - reference["mean_psnr"]) <= PSNR_TOL
-    # the registry's reproduced figures (4 decimals) are what this run measures: half a rounding
-    # step plus the drift between CPUs and torch builds (5.1e-5 dB seen for FALSR-A on Set5)
-    recorded = get_entry(name).reproduced_metrics[dataset]
-    assert abs(result.mean_psnr - recorded["psnr"]) <= 1e-4
-    assert abs(result.mean_ssim - recorded["ssim"]) <= 1e-4
+    assert abs(result.mean_psnr - reference["mean_psnr"]) <= MEAN_PSNR_TOL
+    assert abs(result.mean_ssim - reference["mean_ssim"]) <= SSIM_TOL
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_registry_figures_are_the_official_graphs_figures(reference_metrics, name) -> None:
+    # the registry's reproduced metrics (4 decimals, shown in the cards and `falsr info`) are the
+    # TensorFlow reference's, rounded: measured figures of this package are tied to the reference
+    # above, not to numbers the package wrote itself
+    for dataset, recorded in get_entry(name).reproduced_metrics.items():
+        reference = reference_metrics[name][dataset]
+        assert abs(recorded["psnr"] - reference["mean_psnr"]) <= 5e-5 + MEAN_PSNR_TOL
+        assert abs(recorded["ssim"] - reference["mean_ssim"]) <= 5e-5 + SSIM_TOL
 
 
 def test_eval_cli_json(store, official, reference_metrics) -> None:
@@ -53,7 +80,7 @@ def test_eval_cli_json(store, official, reference_metrics) -> None:
     assert set(report) == {"model", "dataset", "mean_psnr", "mean_ssim", "images"}
     assert report["model"] == "FALSR-C" and report["dataset"] == "Set5"
     reference = reference_metrics["FALSR-C"]["Set5"]
-    assert abs(report["mean_psnr"] - reference["mean_psnr"]) <= PSNR_TOL
+    assert abs(report["mean_psnr"] - reference["mean_psnr"]) <= MEAN_PSNR_TOL
     assert set(report["images"]) == set(reference["images"])
     assert set(next(iter(report["images"].values()))) == {"psnr", "ssim"}
 

@@ -106,6 +106,87 @@ def test_ops_table_is_derived_from_the_operator_table() -> None:
         assert (params(module) > 0) == op.has_weights
 
 
+def _randomise(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Random weights and BN statistics, so that no layer is an identity; eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.5)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features, generator=g))
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    return module.eval()
+
+
+def _bn(x: torch.Tensor, bn: torch.nn.BatchNorm2d) -> torch.Tensor:
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, BN_EPS)
+
+
+def _separable_reference(module: torch.nn.Module, x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """The authors' separable convolution, written out from nasnet_utils.py (independently of the
+    builder's layer list): twice ReLU -> depthwise k x k (stride on the first) -> pointwise 1x1 -> BN."""
+    convs = [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+    bns = [m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(convs) == 4 and len(bns) == 2
+    for step, s in enumerate((stride, 1)):
+        depthwise, pointwise = convs[2 * step], convs[2 * step + 1]
+        x = F.relu(x)
+        x = F.conv2d(x, depthwise.weight, None, s, kernel // 2, groups=x.shape[1])
+        x = _bn(F.conv2d(x, pointwise.weight), bns[step])
+    return x
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("name", ["sep3x3", "sep5x5", "sep7x7"])
+def test_separable_convolutions_compute_the_authors_order(name: str, stride: int) -> None:
+    # a reordering with the same parameters (conv -> BN -> ReLU) gives different numbers
+    module = _randomise(OPS[name](6, stride), seed=stride)
+    x = torch.randn(2, 6, 11, 9, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        out = module(x)
+        expected = _separable_reference(module, x, OPERATORS[name].kernel, stride)
+    assert out.shape == expected.shape and torch.allclose(out, expected, atol=1e-5, rtol=1e-5)
+    assert (out < 0).any()  # BN last: negative outputs exist (a trailing ReLU would remove them)
+    layers = [type(m).__name__ for m in module.children()]
+    assert layers == ["ReLU", "Conv2d", "Conv2d", "BatchNorm2d"] * 2
+
+
+def test_a_whole_cell_matches_a_reference_written_from_the_authors_code() -> None:
+    """One normal cell of RENASNet (F = 8), every operator written out functionally."""
+    model = _randomise(RENASNet(RENASNET_CELL, layout="cifar10", num_cells=2, filters=8), seed=4)
+    cell = model.cells[1]  # a normal cell whose input 0 comes through a 1x1 ReLU-conv-BN
+    assert not isinstance(cell.preprocess0, FactorizedReduce)
+    g = torch.Generator().manual_seed(5)
+    s0, s1 = (torch.randn(2, plan, 8, 8, generator=g) for plan in (cell.preprocess0[1].in_channels,
+                                                                   cell.preprocess1[1].in_channels))
+
+    def relu_conv_bn(module, x):
+        return _bn(F.conv2d(F.relu(x), module[1].weight), module[2])
+
+    def apply(op: str, module, x):
+        if op.startswith("sep"):
+            return _separable_reference(module, x, OPERATORS[op].kernel, 1)
+        if op == "avg3x3":
+            return F.avg_pool2d(x, 3, 1, 1, count_include_pad=True)
+        if op == "max3x3":
+            return F.max_pool2d(x, 3, 1, 1)
+        return x
+
+    with torch.no_grad():
+        states = [relu_conv_bn(cell.preprocess0, s0), relu_conv_bn(cell.preprocess1, s1)]
+        for block, modules in zip(parse_renas_cell(RENASNET_CELL).blocks, cell.blocks):
+            (op1, i1), (op2, i2) = block.pairs
+            states.append(apply(op1.name, modules[0], states[i1]) + apply(op2.name, modules[1], states[i2]))
+        # blocks 1-4 are read by no other block; a normal cell appends its input 0
+        expected = torch.cat([states[3], states[4], states[5], states[6], states[0]], dim=1)
+        out = cell(s0, s1)
+    assert out.shape == expected.shape == (2, 40, 8, 8)
+    assert torch.allclose(out, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_factorized_reduction_shifts_the_second_path() -> None:
     module = FactorizedReduce(1, 2).eval()
     with torch.no_grad():

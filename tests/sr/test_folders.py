@@ -97,7 +97,8 @@ def test_inputs_are_never_overwritten(tmp_path: Path) -> None:
 def test_single_file_output_and_usage_errors(store, tmp_path: Path) -> None:
     a = _image(tmp_path / "a.png")
     code, _, err = run(str(a), "-o", str(tmp_path / "big.jpg"), "--quality", "80")
-    assert code == 0, err and Image.open(tmp_path / "big.jpg").format == "JPEG"
+    assert code == 0, err
+    assert Image.open(tmp_path / "big.jpg").format == "JPEG"
     b = _image(tmp_path / "b.png")
     code, _, err = run(str(a), str(b), "-o", str(tmp_path / "one.png"))
     assert code == 2 and "looks like a file" in err
@@ -111,7 +112,7 @@ def _start(args: list[str], home: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_interrupted_run_leaves_only_complete_outputs(store, tmp_path: Path, sig: int) -> None:
     src, out = tmp_path / "src", tmp_path / "out"
     for i in range(6):
@@ -123,16 +124,17 @@ def test_interrupted_run_leaves_only_complete_outputs(store, tmp_path: Path, sig
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     proc.send_signal(sig)
-    proc.wait(timeout=60)
-    if sig == signal.SIGTERM:
-        assert proc.returncode == 130
+    _, stderr = proc.communicate(timeout=60)
+    if sig != signal.SIGKILL:  # SIGTERM and SIGINT (Ctrl-C) end the run cleanly, with status 130
+        assert proc.returncode == 130, stderr
+        assert "interrupted: outputs written so far are complete" in stderr
     visible = sorted(p for p in out.iterdir() if not p.name.startswith("."))
     assert 1 <= len(visible) < 6
     for path in visible:
         with Image.open(path) as image:
             image.load()  # a complete, decodable image
             assert image.size == (320, 240)
-    if sig == signal.SIGTERM:
+    if sig != signal.SIGKILL:
         assert not [p for p in out.iterdir() if p.name.startswith(".")]  # temporary files cleaned up
     before = {p.name: p.stat().st_mtime_ns for p in visible}
     proc = _start([*args, "--skip-existing"], store)
@@ -141,6 +143,20 @@ def test_interrupted_run_leaves_only_complete_outputs(store, tmp_path: Path, sig
     assert f"{6 - len(visible)} upscaled, {len(visible)} skipped" in stderr
     assert sorted(p.name for p in out.iterdir()) == [f"p{i}_x2.png" for i in range(6)]  # no leftovers
     assert all(out.joinpath(name).stat().st_mtime_ns == mtime for name, mtime in before.items())
+
+
+def test_a_failed_write_keeps_the_previous_output(store, tmp_path: Path) -> None:
+    # the write fails half-way (file-size limit, as a full disk): the old output survives whole
+    from tests.test_atomic_writes import OLD, file_size_limit
+
+    source = _image(tmp_path / "a.png", size=(160, 120))  # its x2 PNG is far over the limit
+    target = tmp_path / "a_x2.png"
+    target.write_bytes(OLD)
+    with file_size_limit():
+        code, _, err = run(str(source), "--overwrite")
+    assert code == 1 and "File too large" in err, err
+    assert target.read_bytes() == OLD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a_x2.png"]  # no temporary file left
 
 
 def test_upscale_through_onnxruntime(store, tmp_path: Path) -> None:

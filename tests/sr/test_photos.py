@@ -166,6 +166,18 @@ def test_quality_option(upscaler: Upscaler, tmp_path: Path) -> None:
         assert sizes[fmt, 30] < sizes[fmt, 95]
 
 
+@pytest.mark.parametrize(("quality", "sampling"), [(95, "4:4:4"), (90, "4:4:4"), (89, "4:2:0"), (30, "4:2:0")])
+def test_jpeg_keeps_full_chroma_at_high_quality(upscaler: Upscaler, tmp_path: Path, quality: int, sampling: str) -> None:
+    from PIL import JpegImagePlugin
+
+    source, target = tmp_path / "q.png", tmp_path / "q.jpg"
+    Image.fromarray(_photo(48, 64, seed=3)).save(source)
+    _round_trip(upscaler, source, target, quality=quality)
+    with Image.open(target) as out:
+        # read off the file's frame header: 0 = 4:4:4, 2 = 4:2:0 (Pillow's own numbering)
+        assert {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}[JpegImagePlugin.get_sampling(out)] == sampling
+
+
 def test_jpeg_cannot_take_alpha(upscaler: Upscaler, tmp_path: Path) -> None:
     from falsr_zoo.errors import ImageError
 

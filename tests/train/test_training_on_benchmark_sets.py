@@ -32,7 +32,7 @@ def test_a_short_run_from_scratch_beats_bicubic_on_set5(official: Path, tmp_path
 def test_fine_tuning_falsr_b_on_set14_keeps_its_set5_psnr(store: Path, official: Path, tmp_path: Path) -> None:
     set5, set14 = official / "dataset" / "Set5", official / "dataset" / "Set14"
     config = make_config("falsr", "FALSR-B", init="FALSR-B", data=str(set14), val=str(set5), steps=200,
-                         cache_dir=str(tmp_path / "cache"), overrides=["lr=2e-6", "log_every=100"])
+                         cache_dir=str(tmp_path / "cache"), overrides=["lr=2e-6", "patch_size=32", "batch_size=8", "log_every=100"])
     result = train(config, tmp_path / "run")
     before = get_entry("FALSR-B").reproduced_metrics["Set5"]["psnr"]
     assert abs(result.metrics["psnr"] - before) <= 0.05, (result.metrics, before)

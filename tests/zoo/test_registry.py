@@ -42,8 +42,15 @@ def test_metadata_schema(entry: ModelEntry) -> None:
     assert entry.summary and entry.license and entry.tags
     if entry.weights is not None:
         assert re.fullmatch(r"[0-9a-f]{64}", entry.weights.sha256) and entry.weights.num_bytes > 0
-        assert entry.weights.revision and entry.weights.revision not in ("main", "master")
-        assert not entry.weights.source_file or re.fullmatch(r"[0-9a-f]{64}", entry.weights.source_sha256)
+        spec = entry.weights
+        # a published copy is pinned, never a moving branch; so is the authors' file
+        assert not spec.repo_id or (spec.revision and spec.revision not in ("main", "master"))
+        assert spec.repo_id or spec.source_path, "weights that come from nowhere"
+        assert not spec.source_file or re.fullmatch(r"[0-9a-f]{64}", spec.source_sha256)
+        if spec.source_path:
+            assert re.fullmatch(r"[0-9a-f]{40}", spec.source_commit) and spec.source_path.endswith(spec.source_file)
+            assert spec.source_file_url().startswith(f"https://raw.githubusercontent.com/{spec.source_repo}/")
+            assert get_family(entry.family).source_converter() is not None
     if entry.task == "image-classification":
         steps = entry.preprocessing
         assert set(steps) >= {"resize", "crop", "mean", "std", "interpolation"}

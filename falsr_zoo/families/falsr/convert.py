@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from falsr_zoo._files import sha256_file
+from falsr_zoo._files import sha256_file, temporary_sibling
 from falsr_zoo.errors import ConversionError, GenomeError, OutputExistsError
 from falsr_zoo.families.falsr.colour import CHROMA_OFFSET, COLOR_BIAS, COLOR_KERNEL, PIXEL_MAX
 from falsr_zoo.families.falsr.genome import STEM_WIDTH, UPSAMPLE_WIDTH, Genome, parse_cell
@@ -31,7 +31,14 @@ from falsr_zoo.families.falsr.tf_graph import read_graph, tensor_value
 from falsr_zoo.zoo.registry import ModelEntry, find_by_genome
 from falsr_zoo.zoo.weights import install, store_path, write_safetensors
 
-__all__ = ["ConvertedGraph", "convert_graph", "convert_release", "genome_from_graph", "official_tensor_map"]
+__all__ = [
+    "ConvertedGraph",
+    "convert_graph",
+    "convert_release",
+    "genome_from_graph",
+    "install_official",
+    "official_tensor_map",
+]
 
 SCOPE = "test_sr_evaluator_i1_b0_g"
 INPUTS = ("input_image_evaluate_y", "input_image_evaluate_pbpr")
@@ -263,13 +270,23 @@ def convert_graph(
             raise OutputExistsError(f"refusing to overwrite the input {source}")
         return ConvertedGraph(source, genome, entry, target, write_safetensors(state, target, metadata))
     assert entry is not None
-    staging = store_path(entry).with_name(f".{entry.name}.converting.safetensors")
+    staging = temporary_sibling(store_path(entry))  # unique: two processes may convert at once
     try:
         digest = write_safetensors(state, staging, metadata)
         path = install(entry, staging)
     finally:
         staging.unlink(missing_ok=True)
     return ConvertedGraph(source, genome, entry, path, digest)
+
+
+def install_official(source: Path) -> Path:
+    """Convert an official graph into the local store and return the stored file.
+
+    The family table names this as FALSR's source converter: the weights store calls it on a
+    graph fetched from the authors' release (whose sha256 it has checked); the converted file
+    must have its zoo entry's pinned sha256.
+    """
+    return convert_graph(source).path
 
 
 def release_graphs(directory: str | os.PathLike[str]) -> list[Path]:

@@ -23,15 +23,20 @@ FALSR_PAPER = {
         "}"
     ),
 }
-FALSR_RELEASE = "https://github.com/xiaomi-automl/FALSR"
+FALSR_REPO = "xiaomi-automl/FALSR"
+FALSR_RELEASE = f"https://github.com/{FALSR_REPO}"
+FALSR_COMMIT = "06f4bc594b1757d3c450db87334bbf7f8f8f0c3d"
+"""The last commit that touched ``pretrained_model/`` (2019-01-22); the files are identical at
+the newest commit (f6ebc6c, 2021-08-17). Pinned: a branch could change under the sha256."""
 FALSR_LICENSE_NOTES = (
     "Weights converted unchanged from the authors' TensorFlow frozen graphs published at "
     f"{FALSR_RELEASE} (pretrained_model/). That repository carries no licence file, so the terms "
-    "of the weights are unspecified upstream; the falsr-zoo code is MIT-licensed."
+    "of the weights are unspecified upstream; falsr-zoo therefore does not re-host them: it fetches "
+    "the authors' own file on first use and converts it on your machine. The falsr-zoo code is "
+    "MIT-licensed."
 )
 FALSR_TAGS = ("super-resolution", "image-to-image", "neural-architecture-search", "falsr", "pytorch", "safetensors")
 REFERENCE_SIZE = (480, 480)
-HUB_REVISION = "v1.0"
 
 
 def _falsr(name: str, genome: str, *, summary: str, num_params: int, mult_adds: int, weights: WeightsFile,
@@ -61,15 +66,17 @@ def _falsr(name: str, genome: str, *, summary: str, num_params: int, mult_adds: 
 
 
 def _weights(name: str, sha256: str, num_bytes: int, source_sha256: str) -> WeightsFile:
+    # No Hub repository publishes converted weights (repo_id stays empty): the store is filled
+    # from the authors' own file, at a pinned commit, converted on first use.
     return WeightsFile(
-        repo_id=f"falsr-zoo/{name}",
-        filename="model.safetensors",
-        revision=HUB_REVISION,
         sha256=sha256,
         num_bytes=num_bytes,
         source_file=f"{name}.pb",
         source_sha256=source_sha256,
         source_url=FALSR_RELEASE,
+        source_repo=FALSR_REPO,
+        source_commit=FALSR_COMMIT,
+        source_path=f"pretrained_model/{name}.pb",
     )
 
 

@@ -161,9 +161,14 @@ class FALSR(
         return self.to_y(self.upsample(fused))
 
     def to_rgb(self, y_hr: torch.Tensor, pbpr: torch.Tensor) -> torch.Tensor:
-        """The graphs' colour step: HR luma and PbPr -> RGB clipped to [0, 1]."""
-        ycbcr = torch.cat((y_hr * PIXEL_MAX, (pbpr + CHROMA_OFFSET) * PIXEL_MAX), dim=1)
-        rgb = F.conv2d(ycbcr, self.color_kernel.to(ycbcr.dtype), self.color_bias.to(ycbcr.dtype))
+        """The graphs' colour step: HR luma and PbPr -> RGB clipped to [0, 1], in float32.
+
+        A body run in bfloat16 or float16 hands its luma up to float32 here: the step works on
+        values up to 255, where bfloat16 numbers are a whole grey level apart. Keep the module's
+        own buffers float32 for that (cast the body, ``module.children()``, not the module).
+        """
+        ycbcr = torch.cat((y_hr.float() * PIXEL_MAX, (pbpr.float() + CHROMA_OFFSET) * PIXEL_MAX), dim=1)
+        rgb = F.conv2d(ycbcr, self.color_kernel.float(), self.color_bias.float())
         return rgb.clamp(0.0, PIXEL_MAX) / PIXEL_MAX
 
     def forward(self, y: torch.Tensor, pbpr: torch.Tensor) -> torch.Tensor:

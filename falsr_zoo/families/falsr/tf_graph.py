@@ -1,6 +1,6 @@
 """Reading TensorFlow 1 frozen graphs (``GraphDef`` protobufs) without TensorFlow.
 
-Only the protobuf runtime is needed (extra ``falsr-zoo[convert]``). The message types are
+Only the protobuf runtime is needed (a core dependency). The message types are
 declared here at run time with the field numbers of TensorFlow's own ``.proto`` files
 (``graph.proto``, ``node_def.proto``, ``attr_value.proto``, ``tensor.proto``,
 ``tensor_shape.proto``), restricted to the fields a frozen graph of constants uses; anything
@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from falsr_zoo._optional import require
 from falsr_zoo.errors import ConversionError
 
 __all__ = ["read_graph", "tensor_value"]
@@ -90,7 +89,6 @@ _PACKAGE = "falsr_zoo.tensorflow"
 
 @lru_cache(maxsize=1)
 def _graph_def_class() -> Any:
-    require("google.protobuf", "convert", "reading TensorFlow graphs")
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
     fdp = descriptor_pb2.FileDescriptorProto(name="falsr_zoo_tf_graph.proto", package=_PACKAGE, syntax="proto3")
     messages: dict[str, Any] = {}

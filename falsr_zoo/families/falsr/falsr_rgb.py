@@ -1,0 +1,148 @@
+"""FALSR as an RGB-in, RGB-out module that carries its genome in its state dict (for spandrel & co.).
+
+Front ends such as ComfyUI and chaiNNer (through spandrel) call a model on RGB in [0, 1],
+``(N, 3, H, W)``, and rebuild it from a bare state dict. :class:`FALSRRGB` wraps a
+:class:`~falsr_zoo.families.falsr.falsr_net.FALSR` in the release's colour path:
+
+* luma: ``rgb2ypbpr`` row Y of the input;
+* chroma: PIL's bicubic x2 of the input (Keys' cubic, a = -0.5, half-pixel centres, taps
+  outside the image dropped and the rest renormalised, width pass then height pass: PIL's float
+  "F" mode, as the float32 end-to-end ONNX graph), then rows Pb, Pr;
+* the network on the luma, in the module's dtype;
+* the graphs' colour step, always in float32 from constants that ``.half()`` cannot reach (its
+  bias, -179.456, would be -179.5 in float16).
+
+The genome travels in the state dict as the UTF-8 bytes of its canonical string in a ``uint8``
+buffer named :data:`GENOME_KEY`, so a ``.safetensors`` or ``.pth`` file of this module is
+self-describing: :func:`from_state_dict` rebuilds it with nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from falsr_zoo.errors import WeightsMismatchError
+from falsr_zoo.families.falsr.colour import CHROMA_OFFSET, COLOR_BIAS, COLOR_KERNEL, PIXEL_MAX, RGB_TO_YPBPR
+from falsr_zoo.families.falsr.falsr_net import FALSR
+from falsr_zoo.families.falsr.genome import Genome, parse_genome
+
+__all__ = ["FALSRRGB", "GENOME_KEY", "bicubic_x2", "genome_from_state_dict"]
+
+GENOME_KEY = "falsr_genome"
+"""State-dict key of the genome: a ``uint8`` vector holding the canonical genome string's UTF-8 bytes."""
+
+# PIL's bicubic (a = -0.5) at x2, half-pixel centres: output 2k reads sources k-2..k+1, output
+# 2k+1 reads k-1..k+2, with these weights (distances 1.75, 0.75, 0.25, 1.25 and mirrored).
+_EVEN_TAPS = (-0.0234375, 0.2265625, 0.8671875, -0.0703125)
+_ODD_TAPS = (-0.0703125, 0.8671875, 0.2265625, -0.0234375)
+
+
+def _bicubic_x2_width(x: torch.Tensor) -> torch.Tensor:
+    """x2 along the last axis of a float32 ``(B, 1, H, W)`` tensor, PIL's way (renormalised edges)."""
+    width = x.shape[-1]
+    kernel = torch.tensor((_EVEN_TAPS, _ODD_TAPS), dtype=torch.float32, device=x.device).reshape(2, 1, 1, 4)
+    # Sources k-2..k+1 of output 2k sit at padded positions k..k+3; those of 2k+1 one further.
+    sums = F.conv2d(F.pad(x, (2, 2)), kernel)
+    weights = F.conv2d(F.pad(torch.ones(1, 1, 1, width, device=x.device), (2, 2)), kernel)
+    even = sums[:, 0:1, :, :width] / weights[:, 0:1, :, :width]
+    odd = sums[:, 1:2, :, 1 : width + 1] / weights[:, 1:2, :, 1 : width + 1]
+    return torch.stack((even, odd), dim=-1).reshape(*x.shape[:-1], 2 * width)
+
+
+def bicubic_x2(image: torch.Tensor) -> torch.Tensor:
+    """PIL's float bicubic x2 (``Image.resize(..., BICUBIC)`` in "F" mode) of ``(N, C, H, W)``, in float32.
+
+    Width first, then height, as PIL does; no clipping (overshoot is kept, as in "F" mode).
+    """
+    n, c, h, w = image.shape
+    planes = image.float().reshape(n * c, 1, h, w)
+    wide = _bicubic_x2_width(planes)
+    tall = _bicubic_x2_width(wide.transpose(-1, -2)).transpose(-1, -2)
+    return tall.reshape(n, c, 2 * h, 2 * w)
+
+
+def genome_from_state_dict(state: Mapping[str, torch.Tensor]) -> Genome | None:
+    """The genome a :class:`FALSRRGB` state dict carries, or ``None`` if it carries none.
+
+    Raises:
+        GenomeError: the bytes are there but are not a valid genome.
+    """
+    tensor = state.get(GENOME_KEY)
+    if not isinstance(tensor, torch.Tensor) or tensor.dtype != torch.uint8 or tensor.ndim != 1:
+        return None
+    return parse_genome(bytes(tensor.cpu().tolist()).decode("utf-8"))
+
+
+def _genome_tensor(genome: Genome) -> torch.Tensor:
+    return torch.tensor(list(str(genome).encode("utf-8")), dtype=torch.uint8)
+
+
+class FALSRRGB(nn.Module):
+    """A FALSR network behind the release's colour path: RGB in [0, 1] -> RGB in [0, 1], x2.
+
+    Args:
+        genome: A :class:`Genome` or genome string.
+
+    Example:
+        >>> rgb = FALSRRGB("conv f16 k3 b1 noskip <- 0; out <- 0,1")
+        >>> rgb(torch.rand(1, 3, 5, 7)).shape
+        torch.Size([1, 3, 10, 14])
+    """
+
+    family = "falsr"
+    scale = 2
+
+    def __init__(self, genome: Genome | str) -> None:
+        super().__init__()
+        self.net = FALSR(genome)
+        self.register_buffer(GENOME_KEY, _genome_tensor(self.net.genome))
+
+    @property
+    def genome(self) -> Genome:
+        return self.net.genome
+
+    @classmethod
+    def from_model(cls, model: nn.Module) -> FALSRRGB:
+        """Wrap a copy of a FALSR module's weights, on the CPU in float32 (``model`` is left alone)."""
+        rgb = cls(model.genome)
+        rgb.net.load_state_dict(model.state_dict())
+        return rgb.eval()
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> FALSRRGB:
+        """Rebuild the module from its own state dict (genome included) and load it strictly.
+
+        Raises:
+            WeightsMismatchError: no genome in ``state``, or tensors that do not fit it.
+        """
+        genome = genome_from_state_dict(state)
+        if genome is None:
+            raise WeightsMismatchError(f"the state dict carries no FALSR genome (no uint8 {GENOME_KEY!r} tensor)")
+        model = cls(genome)
+        try:
+            model.load_state_dict(dict(state))
+        except RuntimeError as error:
+            raise WeightsMismatchError(f"the state dict does not fit genome '{genome}': {error}") from None
+        return model.eval()
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, H, W)`` RGB in [0, 1] -> ``(N, 3, 2H, 2W)`` RGB in [0, 1], in ``rgb``'s dtype."""
+        x = rgb.float()
+        matrix = torch.tensor(RGB_TO_YPBPR, dtype=torch.float32, device=x.device).reshape(3, 3, 1, 1)
+        y = F.conv2d(x, matrix[0:1])
+        pbpr = F.conv2d(bicubic_x2(x), matrix[1:3])
+        dtype = self.net.stem.weight.dtype
+        y_hr = self.net.forward_y(y.to(dtype)).float()
+        return self._colour_step(y_hr, pbpr).to(rgb.dtype)
+
+    @staticmethod
+    def _colour_step(y_hr: torch.Tensor, pbpr: torch.Tensor) -> torch.Tensor:
+        # FALSR.to_rgb's formula, with float32 constants made here: module buffers would follow .half().
+        kernel = torch.tensor(COLOR_KERNEL, dtype=torch.float32, device=y_hr.device).t().reshape(3, 3, 1, 1)
+        bias = torch.tensor(COLOR_BIAS, dtype=torch.float32, device=y_hr.device)
+        ycbcr = torch.cat((y_hr * PIXEL_MAX, (pbpr + CHROMA_OFFSET) * PIXEL_MAX), dim=1)
+        return F.conv2d(ycbcr, kernel, bias).clamp(0.0, PIXEL_MAX) / PIXEL_MAX
