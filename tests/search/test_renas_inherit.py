@@ -26,6 +26,8 @@ WIDER = "{0, 1, sep3x3, sep5x5}; {1, 0, identity, sep3x3}; {1, 0, avg3x3, sep3x3
 OPTIONS = {"layout": "cifar10", "num_cells": 1, "filters": 8, "stem_filters": 16, "num_classes": 3,
            "append_input0": False}
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _net(genome: str, seed: int) -> RENASNet:
     torch.manual_seed(seed)

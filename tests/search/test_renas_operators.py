@@ -17,9 +17,12 @@ from falsr_zoo.search.interfaces import Evaluation
 from falsr_zoo.search.renas_controller import MutationController, MutationControllerSettings
 from falsr_zoo.search.renas_evolution import EvolutionSettings, RenasEvolution, reward
 from falsr_zoo.search.renas_space import OP_NAMES, POSITIONS, RenasSpace
+from falsr_zoo.search.settings import load_config
 
 RENASNET = parse_renas_cell("{0, 1, sep5x5, sep3x3}; {1, 1, identity, sep3x3}; {0, 0, sep3x3, avg3x3}; "
                             "{1, 0, sep5x5, sep3x3}; {2, 2, identity, sep3x3}")
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _valid(cell: RenasCell, parent: RenasCell, action) -> None:
@@ -209,3 +212,24 @@ def test_the_controller_learns_faster_than_random_mutation() -> None:
     controller, random = statistics.fmean(ends["controller"]), statistics.fmean(ends["random"])
     assert controller > random + 8, ends
     assert sum(c > r for c, r in zip(ends["controller"], ends["random"])) >= 3, ends
+
+
+@pytest.mark.parametrize("overrides, mutation, bidirectional", [
+    ([], "controller", True),  # RENAS
+    (["mutation=random"], "random", None),  # the plain EA: no controller at all
+    (["encoder=unidirectional"], "controller", False),  # RENAS "non-bi"
+])
+def test_the_ablations_baselines_are_selected_by_config(overrides, mutation, bidirectional) -> None:
+    config = load_config(preset="renas-smoke", overrides=overrides)
+    evolution = config.algorithm()
+    if bidirectional is None:
+        assert evolution.controller is None and evolution.controller_state() is None
+    else:
+        assert evolution.controller.policy.encoder.bidirectional is bidirectional
+    initial = evolution.ask()
+    # the same initial population for a seed, whichever variant: the ablation compares like with like
+    reference = load_config(preset="renas-smoke").algorithm().ask()
+    assert [p.x for p in initial] == [p.x for p in reference]
+    evolution.tell([Evaluation(i + 1, p.x, float(10 * i), 0, 0) for i, p in enumerate(initial)])
+    children = evolution.ask()
+    assert children and all(p.operator == mutation and len(p.parents) == 1 for p in children)

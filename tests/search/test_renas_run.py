@@ -6,38 +6,25 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from falsr_zoo import load
 from falsr_zoo.cli.exit_codes import EXIT_USAGE
-from falsr_zoo.cli.search_cli import main as falsr_search
 from falsr_zoo.families.renas.plan import LAYOUTS
 from falsr_zoo.search.renas_settings import load_search_data
 from falsr_zoo.search.search_loop import load_run
-from falsr_zoo.search.store import STORE_FILE, RunStore
+from falsr_zoo.search.store import RunStore
 from falsr_zoo.train.cls_images import ClassSampleDataset
+from tests.search.conftest import done_count as _done
+from tests.search.conftest import search as _search
+from tests.search.conftest import spawn as _spawn
 
-
-def _search(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(falsr_search, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def _spawn(*args: str) -> subprocess.Popen:
-    # Two searches run side by side: with one OpenMP thread each they share CI's two cores; with
-    # two threads each, OpenMP's spinning barriers over the search network's many small operators
-    # made them some 30 times slower here.
-    return subprocess.Popen([sys.executable, "-m", "falsr_zoo.cli.search_cli", *args, "-q"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _top1(model: torch.nn.Module, dataset: ClassSampleDataset) -> float:
@@ -104,22 +91,17 @@ def test_smoke_search_end_to_end_with_exports_and_retraining(renas_data: Path, t
     assert model.spec.layout == "cifar10" and not model.spec.append_input0
 
 
-def _done(run: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{run / STORE_FILE}?mode=ro", uri=True, timeout=5) as db:
-            return db.execute("SELECT count(*) FROM candidates WHERE status = 'done'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def _weights(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((run / "weights").iterdir())}
 
 
 def test_sigkill_mid_evolution_then_resume_equals_an_uninterrupted_run(renas_data: Path, tmp_path: Path) -> None:
     args = ["run", "--preset", "renas-smoke", "--data", str(renas_data), "--set", "steps=8"]
-    whole = _spawn(*args, "--run-dir", str(tmp_path / "whole"))
-    killed = _spawn(*args, "--run-dir", str(tmp_path / "killed"))
+    # Two searches run side by side: with one OpenMP thread each they share CI's two cores; with
+    # two threads each, OpenMP's spinning barriers over the search network's many small operators
+    # made them some 30 times slower here.
+    whole = _spawn(*args, "--run-dir", str(tmp_path / "whole"), threads=1)
+    killed = _spawn(*args, "--run-dir", str(tmp_path / "killed"), threads=1)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and _done(tmp_path / "killed") < 8:  # in the middle of the evolution
         time.sleep(0.02)
@@ -129,7 +111,7 @@ def test_sigkill_mid_evolution_then_resume_equals_an_uninterrupted_run(renas_dat
     statuses = [c.status for c in store.candidates()]
     assert 8 <= statuses.count("done") < 16, statuses
     store.close()
-    resumed = _spawn("resume", str(tmp_path / "killed"))
+    resumed = _spawn("resume", str(tmp_path / "killed"), threads=1)
     for process in (whole, resumed):
         _, err = process.communicate(timeout=900)
         assert process.returncode == 0, err
@@ -166,7 +148,8 @@ def test_dry_run_of_the_paper_search(renas_data: Path, tmp_path: Path) -> None:
     assert code == 0, err
     budget = json.loads(out)
     assert budget["evaluations"] == 20 + 500 + 20
-    # 30 training images, batch 64: one step per pass; 20 + 500 passes, then 20 x 20 passes
-    assert budget["training_steps"] == 20 + 500 + 20 * 20 and budget["validation_images"] == 6
+    # 30 training images, batch 64: the engine counts ceil(epochs x 30 / 64) steps per training:
+    # one for each of the 20 + 500 one-pass trainings, ceil(20 x 30 / 64) = 10 for each of the 20 final ones
+    assert budget["training_steps"] == 20 + 500 + 20 * 10 and budget["validation_images"] == 6
     assert budget["seconds_per_step"] > 0 and budget["estimated_hours"] > 0
     assert not (tmp_path / "r").exists()
