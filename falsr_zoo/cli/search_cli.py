@@ -241,10 +241,15 @@ def front_command(run_dir: str, as_json: bool, plot: Path | None) -> None:
 @click.argument("run_dir", type=_DIR)
 @click.option("--pick", required=True, help="Candidate ids, comma-separated (RENAS: or best).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-def export_command(run_dir: str, pick: str, out: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the model directories as a JSON list.")
+def export_command(run_dir: str, pick: str, out: Path, as_json: bool) -> None:
     """Model directories (genome, incomplete-training weights, card) OUT/candidate-<id>."""
-    for directory in export_candidates(run_dir, _ids(pick), out):
-        click.echo(str(directory))
+    directories = [str(directory) for directory in export_candidates(run_dir, _ids(pick), out)]
+    if as_json:
+        click.echo(json.dumps(directories, indent=2))
+        return
+    for directory in directories:
+        click.echo(directory)
 
 
 @main.command("retrain")
@@ -258,8 +263,9 @@ def export_command(run_dir: str, pick: str, out: Path) -> None:
 @click.option("--network", metavar="N,F", help="RENAS: cells per stage and filters (default 6,32; the paper's "
                                                "mobile ImageNet network is 4,44 with --layout imagenet).")
 @click.option("--layout", type=click.Choice(["cifar10", "imagenet"]), help="RENAS: the network layout (default cifar10).")
+@click.option("--json", "as_json", is_flag=True, help="Print each model directory and its validation metrics as JSON.")
 def retrain_command(run_dir: str, pick: str, data: str, val: str | None, out: Path, recipe: str,
-                    overrides: tuple[str, ...], network: str | None, layout: str | None) -> None:
+                    overrides: tuple[str, ...], network: str | None, layout: str | None, as_json: bool) -> None:
     """Fully train picked candidates (the full recipe): training runs OUT/candidate-<id> ending in model/."""
     size = None
     if network is not None:
@@ -268,8 +274,12 @@ def retrain_command(run_dir: str, pick: str, data: str, val: str | None, out: Pa
         except ValueError:
             raise click.UsageError(f"--network {network!r}: expected N,F like 6,32") from None
         size = (num_cells, filters)
-    for result in retrain_candidates(run_dir, _ids(pick), data=data, val=val, out=out, recipe=recipe,
-                                     overrides=list(overrides), network=size, layout=layout):
+    results = retrain_candidates(run_dir, _ids(pick), data=data, val=val, out=out, recipe=recipe,
+                                 overrides=list(overrides), network=size, layout=layout)
+    if as_json:
+        click.echo(json.dumps([{"model_dir": str(r.model_dir), "metrics": dict(r.metrics)} for r in results], indent=2))
+        return
+    for result in results:
         click.echo(f"{result.model_dir} ({', '.join(f'{k} {v:.4f}' for k, v in result.metrics.items()) or 'no validation'})")
 
 

@@ -62,13 +62,18 @@ def test_smoke_search_end_to_end_with_exports_and_retraining(renas_data: Path, t
     assert {int(p.stem) for p in (run / "weights").iterdir()} == living | final
     best = status["best"]
     assert best["id"] in final and best["top1"] == max(c.score for c in candidates[10:])
+    code, out, _ = _search("status", str(run))  # the tables a person reads
+    assert code == 0 and "step 3/3" in out and best["genome"] in out
+    code, out, _ = _search("front", str(run))
+    assert code == 0 and all(row["genome"] in out for row in status["population"])
     code, out, _ = _search("front", str(run), "--json", "--plot", str(tmp_path / "fig4.png"))
     assert code == 0 and json.loads(out) == status["population"]
     assert (tmp_path / "fig4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # export: the best (retrained from scratch) and a living individual; load() builds them with the kept weights
     alive = status["population"][0]["id"]
-    code, out, err = _search("export", str(run), "--pick", f"best,{alive}", "--out", str(tmp_path / "out"))
+    code, out, err = _search("export", str(run), "--pick", f"best,{alive}", "--out", str(tmp_path / "out"), "--json")
     assert code == 0, err
+    assert json.loads(out) == [str(tmp_path / "out" / f"candidate-{i}") for i in (best["id"], alive)]
     data = load_search_data(config, str(renas_data), None)
     steps = LAYOUTS["cifar10"].preprocessing
     held = ClassSampleDataset(data.validation, steps.mean, steps.std, train=False)
@@ -84,8 +89,11 @@ def test_smoke_search_end_to_end_with_exports_and_retraining(renas_data: Path, t
     # retrain the best cell with the RENAS full recipe, shortened: a zoo-ready model directory
     code, out, err = _search("retrain", str(run), "--pick", "best", "--data", str(renas_data), "--out",
                              str(tmp_path / "full"), "--network", "1,8", "--set", "epochs=1", "--set", "batch_size=8",
-                             "--set", "val_split=8")
+                             "--set", "val_split=8", "--json")
     assert code == 0, err
+    [retrained] = json.loads(out)
+    assert retrained["model_dir"] == str(tmp_path / "full" / f"candidate-{best['id']}" / "model")
+    assert 0 <= retrained["metrics"]["top1"] <= 100
     model = load(str(tmp_path / "full" / f"candidate-{best['id']}" / "model"))
     assert str(model.genome) == best["genome"] and (model.spec.num_cells, model.spec.filters) == (1, 8)
     assert model.spec.layout == "cifar10" and not model.spec.append_input0
