@@ -3,8 +3,9 @@
 Both sides train the same network from the same initial weights on the same batches (the
 engine's patch dataset and step sampler), with the same optimiser, loss and batch size; the
 minimal loop is the ten lines any PyTorch user would write. Rounds alternate between the two
-(each round times ``--steps`` steps after ``--warmup`` untimed ones) and the medians are
-reported, because the machine may be shared. The data-wait share is the engine's own
+(each round times ``--steps`` steps after ``--warmup`` untimed ones); the overhead is the median of
+the per-round ratios of the median time of one step (robust to bursts of other jobs on a shared
+machine) and of the mean. The data-wait share is the engine's own
 measurement: time spent in ``next(loader)`` during the timed steps over their wall time.
 
     python benchmarks/train_speed.py                      # FALSR-B, generated 256x256 images, CPU
@@ -14,6 +15,7 @@ measurement: time spent in ``next(loader)`` during the timed steps over their wa
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -41,13 +43,19 @@ def _images(folder: Path, count: int, side: int) -> None:
 
 def _engine(config, data, steps: int, warmup: int) -> tuple[float, float]:
     marks: dict[int, tuple[float, float]] = {}
-    train(config, None, data=data, progress=lambda p: marks.setdefault(p.step, (time.perf_counter(), p.data_wait_s)),
-          write_model_dir=False)
+    def mark(p) -> None:
+        if config.device and config.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        marks.setdefault(p.step, (time.perf_counter(), p.data_wait_s))
+
+    train(config, None, data=data, write_model_dir=False, progress=mark)
     (t0, w0), (t1, w1) = marks[warmup], marks[warmup + steps]
-    return steps / (t1 - t0), (w1 - w0) / (t1 - t0)
+    per_step = [marks[s + 1][0] - marks[s][0] for s in range(warmup, warmup + steps)]
+    return steps / (t1 - t0), statistics.median(per_step), (w1 - w0) / (t1 - t0)
 
 
-def _minimal(config, data, steps: int, warmup: int) -> float:
+def _minimal(config, data, steps: int, warmup: int) -> tuple[float, float]:
+    """Steps/s over the timed steps and the median time of one step."""
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     net = build_network(config).to(device).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
@@ -55,21 +63,25 @@ def _minimal(config, data, steps: int, warmup: int) -> float:
                         num_workers=config.num_workers or 0, pin_memory=device.type == "cuda")
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16"
                 else torch.autocast("cpu", enabled=False))
-    start = 0.0
+    start, marks = 0.0, []
     for step, (y_lr, y_hr) in enumerate(loader):
         if step == warmup:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
+            marks.append(start)
         y_lr, y_hr = y_lr.to(device, non_blocking=True), y_hr.to(device, non_blocking=True)
         with autocast:
             loss = F.l1_loss(net.forward_y(y_lr).float(), y_hr)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps / (time.perf_counter() - start)
+        if step >= warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            marks.append(time.perf_counter())
+    per_step = [b - a for a, b in zip(marks, marks[1:])]
+    return steps / (marks[-1] - start), statistics.median(per_step)
 
 
 def main() -> None:
@@ -98,23 +110,30 @@ def main() -> None:
         config = make_config("falsr", args.model, data=str(data_dir), steps=args.warmup + args.steps,
                              device=args.device, cache_dir=str(Path(tmp) / "cache"), overrides=overrides)
         data = TASKS["falsr"]().prepare(config, Path(tmp) / "cache")
-        engine, minimal, waits = [], [], []
+        engine, minimal, waits, wall_ratio, step_ratio = [], [], [], [], []
         for round_ in range(args.rounds):
-            rate, wait = _engine(config, data, args.steps, args.warmup)
+            rate, step_time, wait = _engine(config, data, args.steps, args.warmup)
+            m_rate, m_step_time = _minimal(config, data, args.steps, args.warmup)
             engine.append(rate)
+            minimal.append(m_rate)
             waits.append(wait)
-            minimal.append(_minimal(config, data, args.steps, args.warmup))
-            print(f"round {round_ + 1}: engine {engine[-1]:.2f} steps/s, minimal loop {minimal[-1]:.2f} steps/s, "
+            wall_ratio.append(m_rate / rate)
+            step_ratio.append(step_time / m_step_time)
+            print(f"round {round_ + 1}: engine {rate:.3f} steps/s, minimal loop {m_rate:.3f} steps/s (wall); "
+                  f"time per step engine/minimal: mean {wall_ratio[-1]:.3f}, median step {step_ratio[-1]:.3f}; "
                   f"data wait {100 * wait:.1f} %", file=sys.stderr)
     e, m = statistics.median(engine), statistics.median(minimal)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     print(f"{args.model}, batch {args.batch_size}, HR patch {args.patch_size}, {args.precision} on {device}, "
-          f"{torch.get_num_threads()} threads; median of {args.rounds} rounds of {args.steps} steps:")
+          f"{torch.get_num_threads()} threads; {args.rounds} rounds of {args.steps} steps, load average "
+          f"{os.getloadavg()[0]:.1f}:")
     print(f"  engine        {e:.3f} steps/s  (spread {min(engine):.3f}-{max(engine):.3f})")
     print(f"  minimal loop  {m:.3f} steps/s  (spread {min(minimal):.3f}-{max(minimal):.3f})")
-    print(f"  overhead      {100 * (m / e - 1):+.1f} % time per step")
+    print(f"  overhead      {100 * (statistics.median(step_ratio) - 1):+.1f} % (median step time, median over rounds; "
+          f"rounds {100 * (min(step_ratio) - 1):+.1f} to {100 * (max(step_ratio) - 1):+.1f} %)")
+    print(f"                {100 * (statistics.median(wall_ratio) - 1):+.1f} % (mean step time, median over rounds; "
+          f"rounds {100 * (min(wall_ratio) - 1):+.1f} to {100 * (max(wall_ratio) - 1):+.1f} %)")
     print(f"  data wait     {100 * statistics.median(waits):.1f} % of the engine's step time")
-
 
 if __name__ == "__main__":
     main()
