@@ -23,7 +23,8 @@ of evaluations and the same initial population for a given seed (the seed draws 
    20 inputs and operators scores when it matches a hidden target cell (drawn per seed), the
    fitness in [0, 90] "per cent". Reported: the population's mean fitness after the last step.
 
-    python benchmarks/renas_ablation.py                       # the README's figures
+    python benchmarks/renas_ablation.py                       # the README's figures (12-19 min, 2 cores)
+    python benchmarks/renas_ablation.py --skip-trained --synthetic-steps 500
     python benchmarks/renas_ablation.py --seeds 5 --steps 40  # longer, more seeds
 """
 
@@ -35,13 +36,15 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image
 
-from falsr_zoo.families.renas.cell import parse_renas_cell
+from falsr_zoo.families.renas.cell import RenasCell, parse_renas_cell
 from falsr_zoo.search.interfaces import Evaluation
+from falsr_zoo.search.renas_controller import MutationControllerSettings
 from falsr_zoo.search.renas_evolution import EvolutionSettings, RenasEvolution
 from falsr_zoo.search.renas_reports import renas_status
 from falsr_zoo.search.renas_space import RenasSpace
@@ -105,7 +108,7 @@ def trained_run(variant: str, seed: int, data: Path, run_dir: Path, args: argpar
             "best": max(row["top1"] for row in status["population"]), "seconds": time.perf_counter() - started}
 
 
-def _target_fitness(target) -> callable:
+def _target_fitness(target: RenasCell) -> Callable[[str], float]:
     def fitness(genome: str) -> float:
         cell = parse_renas_cell(genome)
         good = sum((a.i1 == b.i1) + (a.i2 == b.i2) + (a.o1 == b.o1) + (a.o2 == b.o2)
@@ -116,8 +119,6 @@ def _target_fitness(target) -> callable:
 
 def synthetic_run(variant: str, seed: int, steps: int) -> float:
     mutation = "random" if variant == "ea" else "controller"
-    from falsr_zoo.search.renas_controller import MutationControllerSettings
-
     settings = EvolutionSettings(population=20, sample_size=5, steps=steps, mutation=mutation, final_retrain=False,
                                  controller=MutationControllerSettings(bidirectional=variant != "non-bi"))
     fitness = _target_fitness(RenasSpace(5).random_cell(np.random.default_rng(10_000 + seed)))
@@ -153,7 +154,10 @@ def main() -> None:
     parser.add_argument("--synthetic-steps", type=int, default=200, help="0: skip the synthetic proxy")
     parser.add_argument("--synthetic-seeds", type=int, default=5)
     parser.add_argument("--skip-trained", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (one: the search network's many "
+                        "small operators run faster on one thread than on two busy ones)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if not args.skip_trained:
         print(f"trained proxy: #P = {args.population}, S = {args.sample_size}, {args.steps} steps "
