@@ -20,9 +20,9 @@ from falsr_zoo.cli import LazyGroup
 from falsr_zoo.cli.exit_codes import EXIT_INTERRUPTED
 from falsr_zoo.search.budget import estimate_budget
 from falsr_zoo.search.executors import EXECUTORS
-from falsr_zoo.search.reports import export_candidates, plot_front, retrain_candidates, status
-from falsr_zoo.search.search_loop import SearchEvent, resume_search, run_search
-from falsr_zoo.search.settings import PRESETS, load_config
+from falsr_zoo.search.reports import best_rows, export_candidates, plot_front, retrain_candidates, status
+from falsr_zoo.search.search_loop import SearchEvent, load_run, resume_search, run_search
+from falsr_zoo.search.settings import CONFIGS, PRESETS, load_config
 
 __all__ = ["main"]
 
@@ -33,7 +33,8 @@ _DIR = click.Path(exists=True, file_okay=False)
 @click.version_option(__version__, prog_name="falsr-search")
 @click.option("-v", "--verbose", is_flag=True, help="Log every generation and evaluation to stderr.")
 def main(verbose: bool) -> None:
-    """Neural architecture search for FALSR networks (NSGA-II + RL controller + roulette wheel).
+    """Neural architecture search: FALSR networks (NSGA-II + RL controller + roulette wheel) and
+    RENAS cells (tournament evolution + reinforced mutation controller + parameter inheritance).
 
     A run lives in one directory (an SQLite store, kept weights, a data cache); a run killed at
     any moment continues with `falsr-search resume DIR`.
@@ -42,11 +43,35 @@ def main(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
+def _falsr_line(event: SearchEvent, config: Any) -> str:
+    report = event.report or {}
+    reward = f", controller reward {report['controller_reward']:.3f}" if "controller_reward" in report else ""
+    return (f"generation {event.generation + 1}/{event.generations}: hypervolume "
+            f"{report.get('hypervolume', 0.0):.4g}, front {len(report.get('front', []))}{reward}")
+
+
+def _renas_line(event: SearchEvent, config: Any) -> str:
+    report = event.report or {}
+    if "final" in report:
+        return f"final population retrained from scratch: best {report['best']} at {report['best_top1']:.2f} % top-1"
+    mean, std = report.get("population_mean"), report.get("population_std")
+    population = f"population {mean:.2f} ± {std:.2f} % top-1" if mean is not None else "no population"
+    if event.generation == 0:
+        return f"initial population: {population}"
+    children = ", ".join(f"{c['id']} {c['top1']:.2f} %" if c["top1"] is not None else f"{c['id']} failed"
+                         for c in report.get("children", []))
+    reward = f", controller reward {report['controller_reward']:.3f}" if "controller_reward" in report else ""
+    return f"step {event.generation}/{config.steps}: child {children}; {population}{reward}"
+
+
+_GENERATION_LINES = {"falsr": _falsr_line, "renas": _renas_line}
+
+
 class _Progress:
     """A progress bar over the run's evaluations, and one line per generation (stderr)."""
 
-    def __init__(self, quiet: bool, total: int, done: int = 0) -> None:
-        self.quiet = quiet
+    def __init__(self, quiet: bool, total: int, config: Any, done: int = 0) -> None:
+        self.quiet, self.config, self.line = quiet, config, _GENERATION_LINES[config.family]
         self.bar = None if quiet else click.progressbar(length=total, label="evaluating", show_eta=True,
                                                         show_pos=True, file=sys.stderr)
         if self.bar is not None:
@@ -59,25 +84,22 @@ class _Progress:
         if event.kind == "evaluated":
             self.bar.update(1)
             return
-        report = event.report or {}
-        reward = f", controller reward {report['controller_reward']:.3f}" if "controller_reward" in report else ""
-        click.echo(f"\ngeneration {event.generation + 1}/{event.generations}: hypervolume "
-                   f"{report.get('hypervolume', 0.0):.4g}, front {len(report.get('front', []))}{reward}", err=True)
+        click.echo("\n" + self.line(event, self.config), err=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
 
 
-def _ids(pick: str) -> list[int]:
+def _ids(pick: str) -> list[int | str]:
     try:
-        return [int(part) for part in pick.split(",") if part.strip()]
+        return [part.strip() if part.strip() == "best" else int(part) for part in pick.split(",") if part.strip()]
     except ValueError:
-        raise click.UsageError(f"--pick {pick!r}: expected candidate ids like 12,40") from None
+        raise click.UsageError(f"--pick {pick!r}: expected candidate ids like 12,40 (or best, for RENAS runs)") from None
 
 
-def _run_with_progress(function: Any, quiet: bool, total: int, done: int, **kwargs: Any) -> None:
-    progress = _Progress(quiet, total, done)
+def _run_with_progress(function: Any, quiet: bool, total: int, done: int, run_config: Any, **kwargs: Any) -> None:
+    progress = _Progress(quiet, total, run_config, done)
     try:
         function(progress=progress, **kwargs)
     except KeyboardInterrupt:
@@ -90,8 +112,13 @@ def _run_with_progress(function: Any, quiet: bool, total: int, done: int, **kwar
 @main.command("run")
 @click.argument("config_file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--preset", type=click.Choice(list(PRESETS)), help="A named configuration instead of CONFIG.toml.")
-@click.option("--data", required=True, type=_DIR, help="Training images (HR folder or *_HR/*_LR pairs).")
-@click.option("--val", required=True, type=_DIR, help="Validation folder (the PSNR objective).")
+@click.option("--family", type=click.Choice(list(CONFIGS)),
+              help="The family searched; alone, its paper preset (paper, renas-paper).")
+@click.option("--data", required=True, type=_DIR,
+              help="Training images (FALSR: HR folder or *_HR/*_LR pairs; RENAS: CIFAR-10 binary batches or "
+                   "DIR/<class>/<images>).")
+@click.option("--val", type=_DIR, help="Validation folder (FALSR: required, the PSNR objective; RENAS: instead of "
+                                        "holding out val_split training images).")
 @click.option("--run-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="New run directory.")
 @click.option("--seed", type=int, help="Seed of the whole run (overrides the config's).")
 @click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True)
@@ -102,20 +129,21 @@ def _run_with_progress(function: Any, quiet: bool, total: int, done: int, **kwar
               help="Override a config key (train.KEY=VALUE for the evaluations' training), repeatable.")
 @click.option("--dry-run", is_flag=True, help="Print the budget (evaluations, measured time estimate) and exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run_command(config_file: str | None, preset: str | None, data: str, val: str, run_dir: Path, seed: int | None,
-                executor: str, workers: int | None, ray_address: str | None, overrides: tuple[str, ...],
-                dry_run: bool, quiet: bool) -> None:
-    """Start a search from CONFIG.toml or --preset (paper, smoke) into --run-dir."""
-    if (config_file is None) == (preset is None):
+def run_command(config_file: str | None, preset: str | None, family: str | None, data: str, val: str | None,
+                run_dir: Path, seed: int | None, executor: str, workers: int | None, ray_address: str | None,
+                overrides: tuple[str, ...], dry_run: bool, quiet: bool) -> None:
+    """Start a search from CONFIG.toml, --preset (paper, smoke, renas-paper, renas-smoke) or --family into --run-dir."""
+    if config_file is not None and preset is not None or (config_file is None and preset is None and family is None):
         raise click.UsageError("give CONFIG.toml or --preset NAME")
     items = [*overrides, *([f"seed={seed}"] if seed is not None else [])]
-    config = load_config(config_file, preset=preset, overrides=items)
+    config = load_config(config_file, preset=preset, overrides=items, family=family)
     if dry_run:
+        config.check_data(data, val)
         budget = estimate_budget(config, data, val, workers=max(1, workers or 1))
         click.echo(json.dumps({"config_digest": config.digest(), **budget.to_json()}, indent=2))
         return
-    _run_with_progress(run_search, quiet, config.evaluations, 0, run_dir=run_dir, config=config, data=data, val=val,
-                       executor=executor, workers=workers, address=ray_address)
+    _run_with_progress(run_search, quiet, config.evaluations, 0, config, run_dir=run_dir, config=config,
+                       data=data, val=val, executor=executor, workers=workers, address=ray_address)
     _print_status(run_dir)
 
 
@@ -129,24 +157,39 @@ def resume_command(run_dir: str, executor: str, workers: int | None, ray_address
     """Continue a search: nothing finished is recomputed; interrupted evaluations are re-queued."""
     report = status(run_dir)
     done = report["done"] + report["failed"] + report["untrained"]
-    _run_with_progress(resume_search, quiet, report["population"] * report["generations"], done, run_dir=run_dir,
+    _run_with_progress(resume_search, quiet, report["evaluations"], done, load_run(run_dir)[1], run_dir=run_dir,
                        executor=executor, workers=workers, address=ray_address)
     _print_status(Path(run_dir))
 
 
 def _print_status(run_dir: Path) -> None:
     report = status(run_dir)
+    if report["family"] == "renas":
+        _print_renas_status(report)
+        return
     click.echo(f"{report['run_dir']}: generation {report['generation']}/{report['generations']}, "
                f"{report['done']} evaluated, {report['pending'] + report['running']} pending, {report['failed']} failed, "
                f"{report['untrained']} over the mult-adds bound; hypervolume {report['hypervolume']:.4g}; "
                f"front of {len(report['front'])}")
 
 
+def _print_renas_status(report: dict[str, Any]) -> None:
+    mean, std = report["population_mean"], report["population_std"]
+    population = f"population {mean:.2f} ± {std:.2f} % top-1" if mean is not None else "no population yet"
+    click.echo(f"{report['run_dir']}: step {report['step']}/{report['steps']}, {report['done']} evaluated, "
+               f"{report['pending'] + report['running']} pending, {report['failed']} failed; {population}")
+    if report["best"] is not None:
+        best = report["best"]
+        click.echo(f"best after retraining the final population from scratch: {best['id']} "
+                   f"({best['top1']:.2f} % top-1): {best['genome']}")
+
+
 @main.command("status")
 @click.argument("run_dir", type=_DIR)
 @click.option("--json", "as_json", is_flag=True)
 def status_command(run_dir: str, as_json: bool) -> None:
-    """Where a run stands: generation, evaluations by status, hypervolume, the front, timings."""
+    """Where a run stands: generation, evaluations by status, hypervolume, the front, timings (RENAS:
+    step, the population's accuracy, its history, the best cell)."""
     report = status(run_dir)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -155,7 +198,7 @@ def status_command(run_dir: str, as_json: bool) -> None:
     mean = report["evaluation_seconds"]["mean"]
     if mean is not None:
         click.echo(f"evaluations: {mean:.1f} s on average, {report['evaluation_seconds']['total'] / 3600:.2f} h in all")
-    _front_table(report["front"])
+    _TABLES[report["family"]](report["front"] if report["family"] == "falsr" else report["population"])
 
 
 def _front_table(rows: list[dict[str, Any]]) -> None:
@@ -164,13 +207,26 @@ def _front_table(rows: list[dict[str, Any]]) -> None:
         click.echo(f"{row['id']:>5}  {row['psnr']:8.4f}  {row['mult_adds'] / 1e9:9.2f}G  {row['params']:>9,}  {row['genome']}")
 
 
+def _population_table(rows: list[dict[str, Any]]) -> None:
+    click.echo(f"{'id':>5}  {'top-1':>7}  {'retrained':>9}  {'mult-adds':>10}  {'params':>9}  genome")
+    for row in rows:
+        retrained = f"{row['retrained_top1']:8.2f}%" if "retrained_top1" in row else f"{'-':>9}"
+        click.echo(f"{row['id']:>5}  {row['top1']:6.2f}%  {retrained}  {row['mult_adds'] / 1e6:9.1f}M  "
+                   f"{row['params']:>9,}  {row['genome']}")
+
+
+_TABLES = {"falsr": _front_table, "renas": _population_table}
+
+
 @main.command("front")
 @click.argument("run_dir", type=_DIR)
 @click.option("--json", "as_json", is_flag=True, help="Print the front as a JSON list of objects.")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write PSNR / mult-adds as a PNG.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a PNG: PSNR / mult-adds (FALSR), accuracy over the steps (RENAS, the paper's Fig. 4).")
 def front_command(run_dir: str, as_json: bool, plot: Path | None) -> None:
-    """The Pareto front (PSNR up; mult-adds and parameters down) of the evaluated candidates."""
-    rows = status(run_dir)["front"]
+    """The Pareto front (PSNR up; mult-adds and parameters down) of the evaluated candidates; for
+    RENAS, the living population, best first."""
+    rows = best_rows(run_dir)
     if plot is not None:
         plot_front(run_dir, plot)
         if not as_json:
@@ -178,32 +234,52 @@ def front_command(run_dir: str, as_json: bool, plot: Path | None) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif plot is None:
-        _front_table(rows)
+        _TABLES[status(run_dir)["family"]](rows)
 
 
 @main.command("export")
 @click.argument("run_dir", type=_DIR)
-@click.option("--pick", required=True, help="Candidate ids, comma-separated.")
+@click.option("--pick", required=True, help="Candidate ids, comma-separated (RENAS: or best).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-def export_command(run_dir: str, pick: str, out: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the model directories as a JSON list.")
+def export_command(run_dir: str, pick: str, out: Path, as_json: bool) -> None:
     """Model directories (genome, incomplete-training weights, card) OUT/candidate-<id>."""
-    for directory in export_candidates(run_dir, _ids(pick), out):
-        click.echo(str(directory))
+    directories = [str(directory) for directory in export_candidates(run_dir, _ids(pick), out)]
+    if as_json:
+        click.echo(json.dumps(directories, indent=2))
+        return
+    for directory in directories:
+        click.echo(directory)
 
 
 @main.command("retrain")
 @click.argument("run_dir", type=_DIR)
-@click.option("--pick", required=True, help="Candidate ids, comma-separated.")
+@click.option("--pick", required=True, help="Candidate ids, comma-separated (RENAS: or best).")
 @click.option("--data", required=True, type=_DIR, help="Training images for the full training.")
 @click.option("--val", type=_DIR, help="Validation folder.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--recipe", default="full", show_default=True)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Training overrides, repeatable.")
+@click.option("--network", metavar="N,F", help="RENAS: cells per stage and filters (default 6,32; the paper's "
+                                               "mobile ImageNet network is 4,44 with --layout imagenet).")
+@click.option("--layout", type=click.Choice(["cifar10", "imagenet"]), help="RENAS: the network layout (default cifar10).")
+@click.option("--json", "as_json", is_flag=True, help="Print each model directory and its validation metrics as JSON.")
 def retrain_command(run_dir: str, pick: str, data: str, val: str | None, out: Path, recipe: str,
-                    overrides: tuple[str, ...]) -> None:
+                    overrides: tuple[str, ...], network: str | None, layout: str | None, as_json: bool) -> None:
     """Fully train picked candidates (the full recipe): training runs OUT/candidate-<id> ending in model/."""
-    for result in retrain_candidates(run_dir, _ids(pick), data=data, val=val, out=out, recipe=recipe,
-                                     overrides=list(overrides)):
+    size = None
+    if network is not None:
+        try:
+            num_cells, filters = (int(part) for part in network.split(","))
+        except ValueError:
+            raise click.UsageError(f"--network {network!r}: expected N,F like 6,32") from None
+        size = (num_cells, filters)
+    results = retrain_candidates(run_dir, _ids(pick), data=data, val=val, out=out, recipe=recipe,
+                                 overrides=list(overrides), network=size, layout=layout)
+    if as_json:
+        click.echo(json.dumps([{"model_dir": str(r.model_dir), "metrics": dict(r.metrics)} for r in results], indent=2))
+        return
+    for result in results:
         click.echo(f"{result.model_dir} ({', '.join(f'{k} {v:.4f}' for k, v in result.metrics.items()) or 'no validation'})")
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from falsr_zoo.search.renas_evaluator import RenasBudget, estimate_renas_budget
+from falsr_zoo.search.renas_settings import RenasSearchConfig
 from falsr_zoo.search.settings import SearchConfig
 from falsr_zoo.search.space import SearchSpace, initial_population
 from falsr_zoo.sr.evaluate import find_pairs
@@ -50,8 +52,12 @@ class Budget:
                 "estimated_hours": self.hours}
 
 
-def estimate_budget(config: SearchConfig, data: str, val: str, workers: int = 1, steps: int = 3) -> Budget:
-    """Measure a median-cost genome's training step and validation pass (see the module docstring)."""
+def estimate_budget(config: SearchConfig | RenasSearchConfig, data: str, val: str | None, workers: int = 1,
+                    steps: int = 3) -> Budget | RenasBudget:
+    """Measure a median-cost genome's training step and validation pass (see the module docstring;
+    RENAS: :func:`~falsr_zoo.search.renas_evaluator.estimate_renas_budget`)."""
+    if isinstance(config, RenasSearchConfig):
+        return estimate_renas_budget(config, data, val, workers, steps)
     train_config = config.train_config(data, val)
     pool = initial_population(SearchSpace(config.n_cells), 21, np.random.default_rng(config.seed))
     genome = sorted(pool, key=lambda g: g.macs(*config.macs_size))[len(pool) // 2]

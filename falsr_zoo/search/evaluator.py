@@ -1,5 +1,8 @@
 """Evaluating a FALSR candidate: incomplete training by the training engine, then Y-PSNR on validation.
 
+(The RENAS evaluator is :mod:`falsr_zoo.search.renas_evaluator`; :func:`evaluate_in_process`
+picks a run's evaluator by family.)
+
 An evaluation is a pure function of the search config, the data folders, the genome and the
 candidate's seed: the training engine's data order, crops and initialisation are seeded, and
 on the CPU its arithmetic is deterministic, so a re-run (after a crash, or to export weights
@@ -9,48 +12,24 @@ the validation set are loaded once per process and reused by every evaluation it
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from safetensors.torch import save
 
-from falsr_zoo.search.settings import SearchConfig
+from falsr_zoo.search.interfaces import EvalOutcome, EvalTask, candidate_seed
+from falsr_zoo.search.renas_evaluator import RenasEvaluator
+from falsr_zoo.search.settings import SearchConfig, config_from_json
 from falsr_zoo.train import TrainData, train
 from falsr_zoo.train.sr_patches import PatchDataset, SRImages, ValidationSet, load_validation
 
-__all__ = ["EvalOutcome", "EvalTask", "Evaluator", "candidate_seed"]
-
-
-@dataclass(frozen=True)
-class EvalTask:
-    """One evaluation to run: the candidate's id, genome and training seed."""
-
-    id: int
-    genome: str
-    seed: int
-
-
-@dataclass(frozen=True)
-class EvalOutcome:
-    """What an evaluation produced (``error`` set when it failed)."""
-
-    id: int
-    psnr: float | None
-    ssim: float | None
-    seconds: float
-    worker: str
-    weights: bytes | None = None
-    error: str | None = None
-
-
-def candidate_seed(search_seed: int, candidate_id: int) -> int:
-    """The training seed of a candidate: a function of the run's seed and the candidate's id only."""
-    return (search_seed * 1_000_003 + candidate_id * 7919) % (2**31 - 1)
+__all__ = ["EVALUATORS", "EvalOutcome", "EvalTask", "Evaluator", "candidate_seed", "evaluate_in_process"]
 
 
 class Evaluator:
@@ -88,22 +67,25 @@ class Evaluator:
             result = train(config, None, data=self._train_data(task.seed), write_model_dir=False)
             weights = save({k: v.contiguous() for k, v in result.model.state_dict().items()}) \
                 if self.keep_weights else None
-            return EvalOutcome(task.id, result.metrics["psnr"], result.metrics["ssim"],
-                               time.perf_counter() - started, self.worker, weights)
+            metrics = {"psnr": result.metrics["psnr"], "ssim": result.metrics["ssim"]}
+            return EvalOutcome(task.id, metrics["psnr"], metrics, time.perf_counter() - started, self.worker, weights)
         except Exception as err:  # a failed evaluation is recorded, the search goes on
             detail = "".join(traceback.format_exception_only(type(err), err)).strip()
             return EvalOutcome(task.id, None, None, time.perf_counter() - started, self.worker, error=detail[:2000])
 
 
-_EVALUATORS: dict[tuple[Any, ...], Evaluator] = {}
+EVALUATORS: dict[str, Callable[..., Any]] = {"falsr": Evaluator, "renas": RenasEvaluator}
+"""Family -> its evaluator class, ``(config, data, val, cache_dir, keep_weights)``, with ``evaluate(task)``."""
+
+_CACHED: dict[tuple[Any, ...], Any] = {}
 
 
 def evaluate_in_process(config_json: dict[str, Any], data: str, val: str, cache_dir: str, keep_weights: bool,
                         task: EvalTask) -> EvalOutcome:
-    """Evaluate with this process's cached :class:`Evaluator` for the config (for worker processes)."""
-    key = (str(sorted(config_json.items())), data, val, cache_dir, keep_weights)
-    evaluator = _EVALUATORS.get(key)
+    """Evaluate with this process's cached evaluator for the config (for worker processes)."""
+    key = (json.dumps(config_json, sort_keys=True), data, val, cache_dir, keep_weights)
+    evaluator = _CACHED.get(key)
     if evaluator is None:
-        config = SearchConfig(**config_json)
-        evaluator = _EVALUATORS[key] = Evaluator(config, data, val, cache_dir, keep_weights)
+        config = config_from_json(config_json)
+        evaluator = _CACHED[key] = EVALUATORS[config.family](config, data, val, cache_dir, keep_weights)
     return evaluator.evaluate(task)

@@ -41,10 +41,13 @@ import numpy as np
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.falsr.genome import Genome, parse_genome
 from falsr_zoo.search.controller import Controller, ControllerSettings
-from falsr_zoo.search.nsga2 import NSGA2, Individual, Proposal, tournament_parents
+from falsr_zoo.search.interfaces import Evaluation, Proposal
+from falsr_zoo.search.nsga2 import NSGA2, Individual, tournament_parents
+from falsr_zoo.search.pareto import fronts, hypervolume
+from falsr_zoo.search.store import Candidate
 from falsr_zoo.search.space import SearchSpace, crossover, initial_population, random_mutation, roulette_mutation
 
-__all__ = ["OPERATORS", "Evaluation", "HybridSettings", "HybridSearch", "objectives_of"]
+__all__ = ["OPERATORS", "Evaluation", "HybridSettings", "HybridSearch", "front_of", "objectives_of"]
 
 OPERATORS = ("random", "rws_mult_adds", "rws_params", "controller")
 _UNTRAINED = 1000.0
@@ -68,6 +71,8 @@ class HybridSettings:
     reward_beta: float = 0.5
     controller: ControllerSettings = field(default_factory=ControllerSettings)
     use_controller: bool = True
+    hv_reference: tuple[float, float, float] | None = None
+    keep_weights: str = "front"
 
     def __post_init__(self) -> None:
         probs = dict(self.operator_probs)
@@ -84,20 +89,19 @@ class HybridSettings:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """What the evaluator measured for one candidate (PSNR ``None`` when it was not trained)."""
-
-    id: int
-    genome: str
-    psnr: float | None
-    mult_adds: int
-    params: int
-
-
 def objectives_of(psnr: float | None, mult_adds: int, params: int) -> tuple[float, float, float]:
     """The minimised objectives: ``(-PSNR dB, mult-adds G, parameters M)`` (``-PSNR`` is +inf untrained)."""
     return (-psnr if psnr is not None else math.inf, mult_adds / 1e9, params / 1e6)
+
+
+def front_of(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The non-dominated feasible candidates (PSNR up, mult-adds and parameters down), by mult-adds."""
+    feasible = [c for c in candidates if c.status == "done" and (c.violation or 0) <= 0]
+    if not feasible:
+        return []
+    points = np.array([objectives_of(c.psnr, c.mult_adds, c.params) for c in feasible])
+    rank = fronts(points)
+    return sorted((c for c, r in zip(feasible, rank) if r == 0), key=lambda c: (c.mult_adds, c.id))
 
 
 class HybridSearch:
@@ -243,6 +247,24 @@ class HybridSearch:
             report = {"controller_reward": float(np.mean(rewards)), "controller_loss": loss}
         self.pending_actions = {}
         return report
+
+    def inherits(self, operator: str) -> bool:
+        """FALSR candidates are always trained from scratch."""
+        return False
+
+    # -- reports on the run --------------------------------------------------------------------
+
+    def summary(self, candidates: Sequence[Candidate]) -> dict[str, Any]:
+        """The front of every candidate so far and its hypervolume (reference ``hv_reference``)."""
+        front = front_of(candidates)
+        points = [objectives_of(c.psnr, c.mult_adds, c.params) for c in front]
+        reference = self.settings.hv_reference
+        volume = hypervolume(np.array(points), reference) if points and reference is not None else 0.0
+        return {"hypervolume": volume, "front": [c.id for c in front]}
+
+    def weights_to_keep(self, candidates: Sequence[Candidate]) -> set[int] | None:
+        """The front's ids with ``keep_weights="front"``; ``None`` (keep every file) otherwise."""
+        return {c.id for c in front_of(candidates)} if self.settings.keep_weights == "front" else None
 
     # -- state --------------------------------------------------------------------------------
 

@@ -19,18 +19,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from falsr_zoo.search.interfaces import Proposal
 from falsr_zoo.search.pareto import crowding_distance, fronts, survivors, tournament
 
 __all__ = ["NSGA2", "Individual", "Proposal", "tournament_parents"]
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """A candidate to evaluate: its value, the operator that made it and its parents' ids."""
-
-    x: Any
-    operator: str
-    parents: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """Reading a search run: its status, its Pareto front (table, JSON, figure), exports and retraining.
 
+Each function serves both families: a RENAS run is handed to :mod:`falsr_zoo.search.renas_reports`
+(its population and the paper's Fig. 4 instead of a front); what follows describes FALSR runs.
+
 Everything here reads the run store; nothing changes a running search. The figure is the
 paper's Fig. 6: PSNR against mult-adds, every evaluated model in grey, the front highlighted,
 and the zoo's FALSR-A/B/C marked for reference (their Set5 PSNR measured with the official
@@ -21,17 +24,22 @@ from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.falsr.genome import parse_genome
 from falsr_zoo.families.table import get_family
 from falsr_zoo.search.evaluator import EvalTask, Evaluator, candidate_seed
+from falsr_zoo.search.renas_reports import export_renas, plot_progress, population_rows, renas_status, retrain_renas
+from falsr_zoo.search.renas_settings import RenasSearchConfig
 from falsr_zoo.search.search_loop import front_of, load_run, weights_path
 from falsr_zoo.search.store import Candidate, RunStore
 from falsr_zoo.train import TrainResult, make_config, train
 from falsr_zoo.zoo.registry import list_entries
 
-__all__ = ["export_candidates", "front_rows", "plot_front", "retrain_candidates", "status"]
+__all__ = ["best_rows", "export_candidates", "front_rows", "plot_front", "retrain_candidates", "status"]
 
 
 def status(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Generation, counts by status, hypervolume, the front and timings of a run."""
+    """Generation, counts by status, hypervolume, the front and timings of a run (RENAS:
+    :func:`~falsr_zoo.search.renas_reports.renas_status`)."""
     store, config = load_run(run_dir)
+    if isinstance(config, RenasSearchConfig):
+        return renas_status(run_dir, store, config)
     candidates = store.candidates()
     counts = {state: sum(1 for c in candidates if c.status == state)
               for state in ("done", "pending", "running", "failed", "untrained")}
@@ -40,10 +48,12 @@ def status(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     seconds = [c.seconds for c in candidates if c.status == "done" and c.seconds is not None]
     return {
         "run_dir": str(Path(run_dir)),
+        "family": "falsr",
         "generation": told,
         "generations": config.generations,
         "population": config.population,
         "candidates": len(candidates),
+        "evaluations": config.evaluations,
         **counts,
         "hypervolume": reports[-1][1]["hypervolume"] if reports else 0.0,
         "hypervolume_history": [report["hypervolume"] for _, report in reports],
@@ -54,6 +64,14 @@ def status(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     }
 
 
+def best_rows(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """What ``falsr-search front`` lists: the Pareto front (FALSR), or the living population, best first (RENAS)."""
+    store, config = load_run(run_dir)
+    if isinstance(config, RenasSearchConfig):
+        return population_rows(store)
+    return front_rows(front_of(store.candidates()))
+
+
 def front_rows(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
     """Plain rows: ``id``, ``genome``, ``psnr``, ``ssim``, ``mult_adds``, ``params``, ``generation``, ``operator``."""
     return [{"id": c.id, "genome": c.genome, "psnr": c.psnr, "ssim": c.ssim, "mult_adds": c.mult_adds,
@@ -61,14 +79,17 @@ def front_rows(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
 
 
 def plot_front(run_dir: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
-    """Write the PSNR / mult-adds figure of a run as a PNG (atomically)."""
+    """Write the PSNR / mult-adds figure of a run as a PNG (atomically); for RENAS, the accuracy
+    over the steps (:func:`~falsr_zoo.search.renas_reports.plot_progress`)."""
+    store, config = load_run(run_dir)
+    if isinstance(config, RenasSearchConfig):
+        return plot_progress(run_dir, store, config, path)
     matplotlib = require("matplotlib", "plot", "falsr-search front --plot")
     matplotlib.use("Agg")
     import io
 
     import matplotlib.pyplot as plt
 
-    store, config = load_run(run_dir)
     candidates = [c for c in store.candidates() if c.status == "done"]
     front = front_of(store.candidates())
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
@@ -106,13 +127,16 @@ def _picked(store: RunStore, ids: Sequence[int]) -> list[Candidate]:
     return picked
 
 
-def export_candidates(run_dir: str | os.PathLike[str], ids: Sequence[int], out: str | os.PathLike[str]) -> list[Path]:
+def export_candidates(run_dir: str | os.PathLike[str], ids: Sequence[int | str], out: str | os.PathLike[str]) -> list[Path]:
     """Model directories ``OUT/candidate-<id>`` with the candidates' incomplete-training weights.
 
     Weights the run did not keep are recomputed: an evaluation is a pure function of its task,
-    so re-running it gives the same weights (on the CPU), at the cost of one training.
+    so re-running it gives the same weights (on the CPU), at the cost of one training. (RENAS:
+    :func:`~falsr_zoo.search.renas_reports.export_renas`; ids may include ``best``.)
     """
     store, config = load_run(run_dir)
+    if isinstance(config, RenasSearchConfig):
+        return export_renas(run_dir, store, config, ids, out)
     written = []
     evaluator = None
     for candidate in _picked(store, ids):
@@ -135,11 +159,25 @@ def export_candidates(run_dir: str | os.PathLike[str], ids: Sequence[int], out: 
     return written
 
 
-def retrain_candidates(run_dir: str | os.PathLike[str], ids: Sequence[int], *, data: str, val: str | None,
+def retrain_candidates(run_dir: str | os.PathLike[str], ids: Sequence[int | str], *, data: str, val: str | None,
                        out: str | os.PathLike[str], recipe: str = "full", overrides: Sequence[str] = (),
-                       progress: Callable[[Any], None] | None = None) -> list[TrainResult]:
-    """Fully train the picked candidates: training runs ``OUT/candidate-<id>`` ending in ``model/``."""
+                       progress: Callable[[Any], None] | None = None,
+                       network: tuple[int, int] | None = None, layout: str | None = None) -> list[TrainResult]:
+    """Fully train the picked candidates: training runs ``OUT/candidate-<id>`` ending in ``model/``.
+
+    RENAS runs (:func:`~falsr_zoo.search.renas_reports.retrain_renas`) take ``network = (N, F)``
+    (default ``(6, 32)``) and ``layout`` (default ``cifar10``); ids may include ``best``.
+
+    Raises:
+        ConfigError: ``network`` or ``layout`` for a FALSR run.
+    """
     store, config = load_run(run_dir)
+    if isinstance(config, RenasSearchConfig):
+        return retrain_renas(store, config, ids, data=data, val=val, out=out, recipe=recipe,
+                             network=network or (6, 32), layout=layout or "cifar10", overrides=overrides,
+                             progress=progress)
+    if network is not None or layout is not None:
+        raise ConfigError("--network and --layout apply to RENAS runs")
     results = []
     for candidate in _picked(store, ids):
         train_config = make_config("falsr", candidate.genome, recipe=recipe, data=data, val=val, seed=config.seed,

@@ -1,21 +1,29 @@
 """The search loop: ask, store, evaluate, store, tell, store - and resume from whatever was stored.
 
 The loop is the only place that touches the algorithm, the run store and the executor
-together (pymoo's shape: the algorithm only asks and tells). One generation:
+together (pymoo's shape: the algorithm only asks and tells; :mod:`falsr_zoo.search.interfaces`).
+It is the same for every family: NSGA-II generations for FALSR, steady-state steps of a few
+children each for RENAS (generation 0 being the initial population). One generation:
 
 1. ``ask`` - the proposals and the algorithm's state after asking, in one transaction;
    candidates over the mult-adds bound are stored as ``untrained`` and never evaluated;
 2. evaluate the pending candidates on the executor; each outcome is stored as it arrives (its
-   own transaction), with its weights file when weights are kept;
+   own transaction), its weights file first when weights are kept. A child that inherits its
+   parent's weights (RENAS) gets them in its task, read from the parent's weights file;
 3. ``tell`` - every evaluation of the generation, in id order, then the algorithm's state after
-   telling (controller included) and the generation's report (hypervolume, front size), in one
-   transaction.
+   telling (controller included) and the generation's report (the algorithm's summary: FALSR's
+   hypervolume and front, RENAS's population accuracy), in one transaction; then the weights
+   files the algorithm no longer needs are removed (FALSR: all but the front's; RENAS: the dead
+   individuals').
 
 A run killed at any moment continues with :func:`resume_search`: the last stored state is
 loaded; if it was an ask, the generation's unfinished candidates (``running`` ones re-queued)
 are evaluated and the generation is told; finished evaluations are never recomputed. Because an
 evaluation is a pure function of its task and a generation is told in id order, the resumed run
-ends in the same store as an uninterrupted one (on the CPU; also with several workers).
+ends in the same store as an uninterrupted one (on the CPU; also with several workers). Weights
+files follow the store: one written for an evaluation that was not yet recorded is rewritten,
+identical, when it is recomputed, and files of dead individuals left by a crash between a tell
+and the removal are removed after the next tell.
 """
 
 from __future__ import annotations
@@ -25,20 +33,17 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-import numpy as np
+from typing import Any, Callable
 
 from falsr_zoo._files import atomic_write_bytes
 from falsr_zoo.errors import ConfigError
-from falsr_zoo.search.evaluator import EvalOutcome, EvalTask, candidate_seed
 from falsr_zoo.search.executors import Executor, create_executor
-from falsr_zoo.search.hybrid import Evaluation, HybridSearch, objectives_of
-from falsr_zoo.search.pareto import fronts, hypervolume
-from falsr_zoo.search.settings import SearchConfig
+from falsr_zoo.search.hybrid import front_of
+from falsr_zoo.search.interfaces import EvalOutcome, EvalTask, Evaluation, SearchAlgorithm, candidate_seed
+from falsr_zoo.search.settings import AnySearchConfig, config_from_json
 from falsr_zoo.search.store import Candidate, RunStore
 
-__all__ = ["SearchEvent", "front_of", "resume_search", "run_search", "weights_path"]
+__all__ = ["SearchEvent", "front_of", "load_run", "resume_search", "run_search", "weights_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,30 +62,20 @@ class SearchEvent:
 
 
 def weights_path(run_dir: Path, candidate_id: int) -> Path:
-    """Where a candidate's incomplete-training weights are kept."""
+    """Where a candidate's weights are kept (FALSR: incomplete training; RENAS: its fine-tuned weights)."""
     return Path(run_dir) / "weights" / f"{candidate_id}.safetensors"
 
 
 def _evaluation(candidate: Candidate) -> Evaluation:
-    psnr = candidate.psnr if candidate.status == "done" else None
-    return Evaluation(candidate.id, candidate.genome, psnr, candidate.mult_adds, candidate.params)
-
-
-def front_of(candidates: list[Candidate]) -> list[Candidate]:
-    """The non-dominated feasible candidates (PSNR up, mult-adds and parameters down), by mult-adds."""
-    feasible = [c for c in candidates if c.status == "done" and (c.violation or 0) <= 0]
-    if not feasible:
-        return []
-    points = np.array([objectives_of(c.psnr, c.mult_adds, c.params) for c in feasible])
-    rank = fronts(points)
-    return sorted((c for c, r in zip(feasible, rank) if r == 0), key=lambda c: (c.mult_adds, c.id))
+    score = candidate.score if candidate.status == "done" else None
+    return Evaluation(candidate.id, candidate.genome, score, candidate.mult_adds, candidate.params)
 
 
 class _Loop:
-    def __init__(self, run_dir: Path, store: RunStore, config: SearchConfig, executor: Executor,
+    def __init__(self, run_dir: Path, store: RunStore, config: AnySearchConfig, executor: Executor,
                  progress: Callable[[SearchEvent], None] | None) -> None:
         self.run_dir, self.store, self.config, self.executor, self.progress = run_dir, store, config, executor, progress
-        self.algorithm = HybridSearch(config.hybrid(), config.seed, config.seed_genomes)
+        self.algorithm: SearchAlgorithm = config.algorithm()
 
     def _emit(self, event: SearchEvent) -> None:
         if self.progress is not None:
@@ -121,22 +116,33 @@ class _Loop:
             self.store.set_violation(candidate.id, self.algorithm.violation(_evaluation(candidate)))
         logger.info("generation %d: %d candidates (%s)", generation, len(ids), ", ".join(map(str, ids)))
 
+    def _task(self, candidate: Candidate) -> EvalTask:
+        seed = candidate_seed(self.config.seed, candidate.id)
+        if not (candidate.parents and self.algorithm.inherits(candidate.operator)):
+            return EvalTask(candidate.id, candidate.genome, seed, candidate.operator)
+        parent = candidate.parents[0]
+        path = weights_path(self.run_dir, parent)
+        if not path.is_file():
+            raise RuntimeError(f"candidate {candidate.id} inherits from {parent}, whose weights file {path} is missing")
+        return EvalTask(candidate.id, candidate.genome, seed, candidate.operator,
+                        self.store.candidate(parent).genome, path.read_bytes())
+
     def _evaluate(self, generation: int) -> None:
         pending = self.store.candidates(generation, status="pending")
         if not pending:
             return
-        tasks = [EvalTask(c.id, c.genome, candidate_seed(self.config.seed, c.id)) for c in pending]
+        tasks = [self._task(c) for c in pending]
         total = len(self.store.candidates(generation))
         done = [total - len(pending)]
         self.store.mark_running([c.id for c in pending], self.executor.name)
 
         def on_result(outcome: EvalOutcome) -> None:
             candidate = self.store.candidate(outcome.id)
-            violation = self.algorithm.violation(Evaluation(outcome.id, candidate.genome, outcome.psnr,
+            violation = self.algorithm.violation(Evaluation(outcome.id, candidate.genome, outcome.score,
                                                             candidate.mult_adds, candidate.params))
             if outcome.weights is not None and self.config.keep_weights != "none" and outcome.error is None:
                 atomic_write_bytes(weights_path(self.run_dir, outcome.id), outcome.weights)
-            self.store.finish(outcome.id, psnr=outcome.psnr, ssim=outcome.ssim, violation=violation,
+            self.store.finish(outcome.id, score=outcome.score, metrics=outcome.metrics, violation=violation,
                               seconds=outcome.seconds, worker=outcome.worker, error=outcome.error)
             done[0] += 1
             if outcome.error:
@@ -152,16 +158,11 @@ class _Loop:
             raise RuntimeError(f"generation {generation}: candidates {unfinished} were not evaluated")
         report = self.algorithm.tell([_evaluation(c) for c in candidates])
         everything = self.store.candidates()
-        front = front_of(everything)
-        points = [objectives_of(c.psnr, c.mult_adds, c.params) for c in front]
-        report.update({
-            "hypervolume": hypervolume(np.array(points), self.config.reference_point()) if points else 0.0,
-            "front": [c.id for c in front],
-            "evaluated": sum(1 for c in everything if c.evaluated or c.status == "failed"),
-        })
+        report.update(self.algorithm.summary(everything))
+        report["evaluated"] = sum(1 for c in everything if c.evaluated or c.status == "failed")
         self.store.save_told(generation, self.algorithm.state_dict(), self.algorithm.controller_state(), report)
-        if self.config.keep_weights == "front":
-            keep = {c.id for c in front}
+        keep = self.algorithm.weights_to_keep(everything)
+        if keep is not None:
             for path in (self.run_dir / "weights").glob("*.safetensors"):
                 if int(path.stem) not in keep:
                     path.unlink(missing_ok=True)
@@ -169,7 +170,7 @@ class _Loop:
                                report=report))
 
 
-def _executor_for(run_dir: Path, config: SearchConfig, data: str, val: str, executor: str | Executor,
+def _executor_for(run_dir: Path, config: AnySearchConfig, data: str, val: str, executor: str | Executor,
                   workers: int | None, address: str | None) -> Executor:
     if not isinstance(executor, str):
         return executor  # an executor object (benchmarks, tests, custom schedulers)
@@ -177,27 +178,26 @@ def _executor_for(run_dir: Path, config: SearchConfig, data: str, val: str, exec
     return create_executor(executor, job, workers=workers, address=address)
 
 
-def run_search(run_dir: str | Path, config: SearchConfig, *, data: str, val: str, executor: str | Executor = "local",
-               workers: int | None = None, address: str | None = None,
+def run_search(run_dir: str | Path, config: AnySearchConfig, *, data: str, val: str | None = None,
+               executor: str | Executor = "local", workers: int | None = None, address: str | None = None,
                progress: Callable[[SearchEvent], None] | None = None) -> RunStore:
     """Start a search in a new run directory and run it to its last generation.
 
-    ``executor`` is ``"local"``, ``"ray"`` or an :class:`~falsr_zoo.search.executors.Executor` object.
+    ``config`` is a FALSR :class:`~falsr_zoo.search.settings.SearchConfig` or a
+    :class:`~falsr_zoo.search.renas_settings.RenasSearchConfig`; ``executor`` is ``"local"``,
+    ``"ray"`` or an :class:`~falsr_zoo.search.executors.Executor` object.
 
     Raises:
         ConfigError: a run directory that already holds a run, or an impossible config.
         DatasetError: unusable data (checked before anything is stored).
     """
-    from falsr_zoo.train.sr_patches import find_training_pairs
-    from falsr_zoo.sr.evaluate import find_pairs
-
     run_dir = Path(run_dir)
-    find_training_pairs(data), find_pairs(val)  # fail before creating anything
+    config.check_data(data, val)  # fail before creating anything
     created = not run_dir.exists()
     store = RunStore.create(run_dir, config.to_json(), config.digest(),
-                            {"data": str(Path(data).resolve()), "val": str(Path(val).resolve())})
+                            {"data": str(Path(data).resolve()), "val": str(Path(val).resolve()) if val else ""})
     try:
-        runner = _executor_for(run_dir, config, data, val, executor, workers, address)
+        runner = _executor_for(run_dir, config, data, val or "", executor, workers, address)
     except BaseException:
         store.close()
         if created:
@@ -218,8 +218,7 @@ def resume_search(run_dir: str | Path, *, executor: str | Executor = "local", wo
         ConfigError: not a run directory, or a stored config that no longer matches its digest.
     """
     run_dir = Path(run_dir)
-    store = RunStore.open(run_dir)
-    config = SearchConfig(**store.config())
+    store, config = load_run(run_dir)
     if config.digest() != store.meta("config_digest"):
         raise ConfigError(f"{run_dir}: the stored config does not match its digest; it cannot be resumed safely")
     runner = _executor_for(run_dir, config, store.meta("data"), store.meta("val"), executor, workers, address)
@@ -232,11 +231,11 @@ def resume_search(run_dir: str | Path, *, executor: str | Executor = "local", wo
     return store
 
 
-def load_run(run_dir: str | Path) -> tuple[RunStore, SearchConfig]:
+def load_run(run_dir: str | Path) -> tuple[RunStore, AnySearchConfig]:
     """The store and config of a run directory (for reports and exports)."""
     store = RunStore.open(Path(run_dir))
-    return store, SearchConfig(**store.config())
+    return store, config_from_json(store.config())
 
 
-def dump_json(value: object) -> str:
+def dump_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True)

@@ -1,5 +1,10 @@
 """Search configurations: one validated :class:`SearchConfig`, TOML files, named presets, overrides.
 
+Two families search: FALSR (:class:`SearchConfig`, below) and RENAS
+(:class:`~falsr_zoo.search.renas_settings.RenasSearchConfig`). A config names its family
+(``family = "renas"`` in TOML, a ``renas-*`` preset, or ``falsr-search run --family renas``);
+:func:`load_config` and :func:`config_from_json` build the family's config class.
+
 A run is fully described by its config, which the run store keeps with its sha256: resuming a
 run with a different config is refused. Keys are flat (``falsr-search run --set population=32``);
 the training of every evaluation is the training engine's ``incomplete`` recipe with the
@@ -24,10 +29,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from falsr_zoo.errors import ConfigError
-from falsr_zoo.search.hybrid import OPERATORS, HybridSettings
+from falsr_zoo.search.hybrid import OPERATORS, HybridSearch, HybridSettings
+from falsr_zoo.search.renas_settings import RENAS_PRESETS, RenasSearchConfig
 from falsr_zoo.train.recipes import TrainConfig
 
-__all__ = ["PRESETS", "SearchConfig", "load_config"]
+__all__ = ["AnySearchConfig", "CONFIGS", "DEFAULT_PRESETS", "PRESETS", "SearchConfig", "config_from_json",
+           "load_config"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class SearchConfig:
         if self.hv_reference is not None:
             object.__setattr__(self, "hv_reference", tuple(float(v) for v in self.hv_reference))
         if self.family != "falsr":
-            raise ConfigError(f"family {self.family!r} has no search of this kind yet (falsr)")
+            raise ConfigError(f"a FALSR search config has family 'falsr', not {self.family!r}")
         if self.generations < 1:
             raise ConfigError(f"generations must be at least 1, got {self.generations}")
         if self.keep_weights not in ("front", "all", "none"):
@@ -90,7 +97,26 @@ class SearchConfig:
             psnr_min=self.psnr_min, max_mult_adds=int(self.max_mult_adds) if self.max_mult_adds is not None else None,
             macs_size=self.macs_size, reward_beta=self.reward_beta,
             controller=ControllerSettings(lr=self.controller_lr), use_controller=self.op_controller > 0,
+            hv_reference=self.reference_point(), keep_weights=self.keep_weights,
         )
+
+    def algorithm(self) -> HybridSearch:
+        """A fresh hybrid search for this config."""
+        return HybridSearch(self.hybrid(), self.seed, self.seed_genomes)
+
+    def check_data(self, data: str, val: str | None) -> None:
+        """Fail early on unusable data folders.
+
+        Raises:
+            ConfigError: no validation folder (FALSR needs one).
+            DatasetError: a folder without usable images.
+        """
+        from falsr_zoo.sr.evaluate import find_pairs
+        from falsr_zoo.train.sr_patches import find_training_pairs
+
+        if not val:
+            raise ConfigError("a FALSR search needs --val (the validation folder of the PSNR objective)")
+        find_training_pairs(data), find_pairs(val)
 
     def train_config(self, data: str, val: str | None = None, genome: str = "conv f16 k1 b1 noskip <- 0; out <- 0,1",
                      seed: int | None = None) -> TrainConfig:
@@ -142,9 +168,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {"n_cells": 3, "population": 4, "generations": 2, "macs_size": (480, 480),
               "train": {"steps": 12, "batch_size": 4, "patch_size": 32, "lr": 1e-3, "log_every": 1000,
                         "checkpoint_every": 0}},
+    **RENAS_PRESETS,
 }
-"""Preset name -> the values it sets over :class:`SearchConfig`'s defaults (``paper``: the paper's
-search; ``smoke``: a few minutes on a 2-core CPU with a handful of images)."""
+"""Preset name -> the values it sets over its config class's defaults (``paper``: the FALSR paper's
+search; ``smoke``: a few minutes on a 2-core CPU with a handful of images; ``renas-paper`` and
+``renas-smoke`` likewise for RENAS)."""
+
+AnySearchConfig = SearchConfig | RenasSearchConfig
+CONFIGS: dict[str, type] = {"falsr": SearchConfig, "renas": RenasSearchConfig}
+"""Family -> its search config class."""
+DEFAULT_PRESETS = {"falsr": "paper", "renas": "renas-paper"}
+"""The preset ``falsr-search run --family F`` starts from when no config or preset is given."""
 
 
 _KEYS = {f.name: f for f in fields(SearchConfig)}
@@ -172,13 +206,33 @@ def _parse(key: str, raw: Any) -> Any:
     return text
 
 
+def _falsr_config(values: dict[str, Any], train: dict[str, Any]) -> SearchConfig:
+    unknown = sorted(set(values) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown search keys: {', '.join(unknown)}; known keys: {', '.join(k for k in _KEYS if k != 'train')}")
+    parsed = {key: _parse(key, raw) for key, raw in values.items()}
+    return SearchConfig(**parsed, train=train)
+
+
+def _family(name: Any) -> str:
+    if name not in CONFIGS:
+        raise ConfigError(f"unknown search family {name!r}; expected one of {', '.join(CONFIGS)}")
+    return name
+
+
 def load_config(path: str | Path | None = None, *, preset: str | None = None,
-                overrides: list[str] | Mapping[str, Any] = ()) -> SearchConfig:
+                overrides: list[str] | Mapping[str, Any] = (), family: str | None = None) -> AnySearchConfig:
     """A config from a TOML file or a preset, then ``key=value`` overrides (``train.KEY=VALUE`` for training).
 
+    ``family`` alone starts from the family's paper preset; with a file or a preset it must
+    match theirs.
+
     Raises:
-        ConfigError: an unknown preset or key, an unreadable file, a bad value, an impossible constraint.
+        ConfigError: an unknown preset, family or key, an unreadable file, a bad value, an
+            impossible constraint, or a family that contradicts the file or preset.
     """
+    if path is None and preset is None and family is not None:
+        preset = DEFAULT_PRESETS[_family(family)]
     if (path is None) == (preset is None):
         raise ConfigError("give a config file or --preset NAME (not both)")
     if preset is not None:
@@ -197,11 +251,18 @@ def load_config(path: str | Path | None = None, *, preset: str | None = None,
             train[key[len("train."):]] = raw
         else:
             values[key] = raw
-    unknown = sorted(set(values) - set(_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown search keys: {', '.join(unknown)}; known keys: {', '.join(k for k in _KEYS if k != 'train')}")
-    parsed = {key: _parse(key, raw) for key, raw in values.items()}
-    return SearchConfig(**parsed, train=train)
+    declared = _family(values.get("family", "falsr"))
+    if family is not None and _family(family) != declared:
+        source = f"preset {preset}" if preset is not None else str(path)
+        raise ConfigError(f"--family {family} does not match the {declared} search of {source}")
+    if declared == "renas":
+        return RenasSearchConfig.from_values(values, train)
+    return _falsr_config(values, train)
+
+
+def config_from_json(data: Mapping[str, Any]) -> AnySearchConfig:
+    """The config a run store recorded (``to_json``'s output), of its family's class."""
+    return CONFIGS[_family(data.get("family", "falsr"))](**data)
 
 
 def _split(item: str) -> tuple[str, str]:

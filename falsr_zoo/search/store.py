@@ -6,7 +6,8 @@ holds, under a versioned schema:
 * ``meta``: the schema version, the config (JSON) and its sha256, the data folders;
 * ``candidates``: every proposal - genome, generation, the operator that made it, its parents,
   its costs - and its evaluation: status (``pending``, ``running``, ``done``, ``failed``,
-  ``untrained``), PSNR/SSIM, constraint violation, timings, the worker, attempts, the error;
+  ``untrained``), the family's score (FALSR: PSNR in dB; RENAS: top-1 in per cent) and every
+  metric measured (JSON), constraint violation, timings, the worker, attempts, the error;
 * ``states``: after every ask and every tell, the algorithm's whole state (population, every
   generator's state, what it has seen) and the controller's checkpoint.
 
@@ -14,6 +15,10 @@ Every change is one transaction: a crash leaves the database at the last committ
 resume, candidates left ``running`` (or ``pending``) are re-queued, finished evaluations are
 kept, and the algorithm continues from its last state, so nothing finished is lost or
 recomputed (Optuna's lesson: crashed trials must not stay "running" forever).
+
+``generation`` is the algorithm's step: a generation of NSGA-II for FALSR; for the RENAS
+evolution, 0 is the initial population and every later step holds its few children.
+Schema version 2 replaced version 1's ``psnr`` / ``ssim`` columns with ``score`` / ``metrics``.
 """
 
 from __future__ import annotations
@@ -24,13 +29,13 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from falsr_zoo.errors import ConfigError
 
 __all__ = ["SCHEMA_VERSION", "Candidate", "RunStore", "STORE_FILE"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_FILE = "search.sqlite"
 
 _SCHEMA = """
@@ -44,8 +49,8 @@ CREATE TABLE IF NOT EXISTS candidates (
     mult_adds INTEGER NOT NULL,
     params INTEGER NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed', 'untrained')),
-    psnr REAL,
-    ssim REAL,
+    score REAL,
+    metrics TEXT,
     violation REAL,
     seconds REAL,
     worker TEXT,
@@ -79,8 +84,8 @@ class Candidate:
     mult_adds: int
     params: int
     status: str
-    psnr: float | None = None
-    ssim: float | None = None
+    score: float | None = None
+    metrics: dict[str, float] | None = None
     violation: float | None = None
     seconds: float | None = None
     worker: str | None = None
@@ -91,8 +96,18 @@ class Candidate:
     def evaluated(self) -> bool:
         return self.status in ("done", "untrained")
 
+    @property
+    def psnr(self) -> float | None:
+        """Validation PSNR (dB) of a FALSR candidate."""
+        return (self.metrics or {}).get("psnr")
 
-_COLUMNS = ("id", "genome", "generation", "operator", "parents", "mult_adds", "params", "status", "psnr", "ssim",
+    @property
+    def ssim(self) -> float | None:
+        """Validation SSIM of a FALSR candidate."""
+        return (self.metrics or {}).get("ssim")
+
+
+_COLUMNS = ("id", "genome", "generation", "operator", "parents", "mult_adds", "params", "status", "score", "metrics",
             "violation", "seconds", "worker", "attempts", "error")
 
 
@@ -197,14 +212,15 @@ class RunStore:
             db.executemany("UPDATE candidates SET status = 'running', worker = ?, attempts = attempts + 1 "
                            "WHERE id = ? AND status IN ('pending', 'running')", [(worker, i) for i in ids])
 
-    def finish(self, id: int, *, psnr: float | None, ssim: float | None, violation: float, seconds: float,
-               worker: str, error: str | None = None) -> None:
+    def finish(self, id: int, *, score: float | None, metrics: Mapping[str, float] | None, violation: float,
+               seconds: float, worker: str, error: str | None = None) -> None:
         """Record one evaluation (its own transaction)."""
         status = "failed" if error else "done"
+        encoded = json.dumps(dict(metrics), sort_keys=True) if metrics is not None else None
         with self.transaction() as db:
-            db.execute("UPDATE candidates SET status = ?, psnr = ?, ssim = ?, violation = ?, seconds = ?, worker = ?,"
-                       " error = ?, finished = ? WHERE id = ?",
-                       (status, psnr, ssim, violation, seconds, worker, error, time.time(), id))
+            db.execute("UPDATE candidates SET status = ?, score = ?, metrics = ?, violation = ?, seconds = ?,"
+                       " worker = ?, error = ?, finished = ? WHERE id = ?",
+                       (status, score, encoded, violation, seconds, worker, error, time.time(), id))
 
     def set_violation(self, id: int, violation: float) -> None:
         with self.transaction() as db:
@@ -216,21 +232,21 @@ class RunStore:
             return db.execute("UPDATE candidates SET status = 'pending' WHERE status = 'running'").rowcount
 
     def candidates(self, generation: int | None = None, status: str | None = None) -> list[Candidate]:
-        query, args = f"SELECT {', '.join(_COLUMNS)} FROM candidates", []
-        clauses = []
-        if generation is not None:
-            clauses.append("generation = ?")
-            args.append(generation)
-        if status is not None:
-            clauses.append("status = ?")
-            args.append(status)
-        if clauses:
-            query += " WHERE " + " AND ".join(clauses)
-        rows = self.db.execute(query + " ORDER BY id", args).fetchall()
-        return [Candidate(*row[:4], tuple(json.loads(row[4])), *row[5:]) for row in rows]
+        """The run's candidates in id order, optionally of one generation and/or one status."""
+        clauses, args = [], []
+        for column, value in (("generation", generation), ("status", status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        return self._select(" WHERE " + " AND ".join(clauses) if clauses else "", args)
+
+    def _select(self, where: str, args: list[Any]) -> list[Candidate]:
+        rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM candidates{where} ORDER BY id", args).fetchall()
+        return [Candidate(*row[:4], tuple(json.loads(row[4])), *row[5:9], json.loads(row[9]) if row[9] else None,
+                          *row[10:]) for row in rows]
 
     def candidate(self, id: int) -> Candidate:
-        found = [c for c in self.candidates() if c.id == id]
+        found = self._select(" WHERE id = ?", [id])
         if not found:
             raise ConfigError(f"{self.path}: no candidate {id}")
         return found[0]
@@ -266,8 +282,8 @@ class RunStore:
     def snapshot(self) -> dict[str, Any]:
         """The run's outcome without timings or workers (what an interrupted and an uninterrupted
         run with the same seed must agree on)."""
-        fields = ("id", "genome", "generation", "operator", "parents", "mult_adds", "params", "status", "psnr", "ssim",
-                  "violation")
+        fields = ("id", "genome", "generation", "operator", "parents", "mult_adds", "params", "status", "score",
+                  "metrics", "violation")
         rows = self.db.execute(f"SELECT {', '.join(fields)} FROM candidates ORDER BY id").fetchall()
         states = self.db.execute("SELECT generation, phase, state, controller, report FROM states ORDER BY seq").fetchall()
         return {"candidates": [dict(zip(fields, row)) for row in rows], "states": states}

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,20 +15,12 @@ from click.testing import CliRunner
 from falsr_zoo import load
 from falsr_zoo.cli import main as falsr
 from falsr_zoo.cli.exit_codes import EXIT_USAGE
-from falsr_zoo.cli.search_cli import main as falsr_search
 from falsr_zoo.search.search_loop import load_run
-from falsr_zoo.search.store import STORE_FILE, RunStore
+from falsr_zoo.search.store import RunStore
 from tests.search.conftest import FAST
-
-
-def _search(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(falsr_search, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def _spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "falsr_zoo.cli.search_cli", *args, "-q"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+from tests.search.conftest import done_count as _done
+from tests.search.conftest import search as _search
+from tests.search.conftest import spawn as _spawn
 
 
 def _sets(*items: str) -> list[str]:
@@ -74,14 +63,6 @@ def test_smoke_search_end_to_end_and_its_export(search_data, tmp_path: Path) -> 
 
     kept = load_file(run / "weights" / f"{front[0]['id']}.safetensors")
     assert all(torch.equal(kept[k], v) for k, v in exported.state_dict().items())
-
-
-def _done(run: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{run / STORE_FILE}?mode=ro", uri=True, timeout=5) as db:
-            return db.execute("SELECT count(*) FROM candidates WHERE status = 'done'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
 
 
 def test_sigkill_mid_generation_then_resume_equals_an_uninterrupted_run(search_data, tmp_path: Path) -> None:
