@@ -20,7 +20,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from falsr_zoo._files import atomic_write_bytes
 from falsr_zoo.families.table import architecture, get_family
 from falsr_zoo.zoo.model_dir import WEIGHTS_NAME, ModelConfig
-from falsr_zoo.zoo.registry import ModelEntry, list_entries
+from falsr_zoo.zoo.registry import ModelEntry, format_mult_adds, list_entries
 
 __all__ = [
     "CARD_SECTIONS",
@@ -39,11 +39,6 @@ _METRIC_NAMES = {
     "top5": "Top-5 accuracy (%)",
     "error": "Test error (%)",
 }
-
-
-def format_mult_adds(value: int) -> str:
-    """``235.00 G`` from a billion up, ``608.2 M`` below."""
-    return f"{value / 1e9:.2f} G" if value >= 1e9 else f"{value / 1e6:.1f} M"
 
 
 def card_data(entry: ModelEntry) -> ModelCardData:
