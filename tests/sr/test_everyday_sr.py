@@ -12,7 +12,6 @@ import torch
 from PIL import Image
 
 from falsr_zoo.api import load
-from falsr_zoo.families.falsr.colour import bicubic_x2_float
 from falsr_zoo.families.falsr.falsr_rgb import bicubic_x2
 from falsr_zoo.sr.upscale import Upscaler
 
@@ -61,6 +60,8 @@ def test_tensor_in_tensor_out_without_numpy(net, monkeypatch) -> None:
 
 
 def test_float_kernel_is_pillows_at_the_borders() -> None:
+    from falsr_zoo.families.falsr.colour import bicubic_x2_float
+
     plane = np.random.default_rng(1).random((9, 7)).astype(np.float32)
     pillow = np.asarray(Image.fromarray(plane, "F").resize((14, 18), Image.BICUBIC))
     ours = bicubic_x2_float(plane, clip=False)
