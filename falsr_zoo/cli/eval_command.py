@@ -39,6 +39,13 @@ def eval_command(name: str | None, genome: str | None, family: str, weights: str
     from falsr_zoo.sr.evaluate import bicubic_upscale, evaluate
     from falsr_zoo.sr.upscale import Upscaler
 
+    from falsr_zoo.zoo.model_dir import is_model_reference
+    from falsr_zoo.zoo.registry import get_entry
+
+    if name is not None and genome is None and not is_model_reference(name):
+        task = get_entry(name).task  # refuse a classifier before looking for its weights
+        if task != SR_TASK:
+            raise click.UsageError(f"{get_entry(name).name} is an {task} model; falsr eval needs a super-resolution model")
     model, zoo_name = load_model(name, genome, family, weights)
     label = zoo_name or name or "genome"
     if family_of(model).task != SR_TASK:
