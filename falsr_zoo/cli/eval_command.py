@@ -37,7 +37,7 @@ def eval_command(name: str | None, genome: str | None, family: str, weights: str
     from falsr_zoo.cli.model_options import load_model
     from falsr_zoo.families.table import family_of
     from falsr_zoo.sr.evaluate import bicubic_upscale, evaluate
-    from falsr_zoo.sr.upscale import Upscaler
+    from falsr_zoo.sr.upscale import Upscaler, upscale_array
 
     from falsr_zoo.zoo.model_dir import is_model_reference
     from falsr_zoo.zoo.registry import get_entry
@@ -50,8 +50,12 @@ def eval_command(name: str | None, genome: str | None, family: str, weights: str
     label = zoo_name or name or "genome"
     if family_of(model).task != SR_TASK:
         raise click.UsageError(f"{label} is an {family_of(model).task} model; falsr eval needs a super-resolution model")
-    upscaler = Upscaler(model, precision=precision, backend=backend, device=device)
-    result = evaluate(upscaler.upscale, data, model=label, scale=model.scale, save_dir=save_dir)
+    if (precision, backend, device) == ("fp32", "torch", None):
+        # the reference path, untiled, as before this option existed (and as training scores its runs)
+        upscale = lambda lr: upscale_array(model, lr)  # noqa: E731
+    else:
+        upscale = Upscaler(model, precision=precision, backend=backend, device=device).upscale
+    result = evaluate(upscale, data, model=label, scale=model.scale, save_dir=save_dir)
     bicubic = evaluate(bicubic_upscale, data, model="bicubic", scale=model.scale)
     if as_json:
         click.echo(json.dumps({**result.to_json(), "precision": precision, "backend": backend,
