@@ -7,7 +7,6 @@ directory on the Hugging Face Hub, :mod:`falsr_zoo.zoo.model_dir`).
 from __future__ import annotations
 
 import os
-from dataclasses import fields, is_dataclass
 from typing import Any, Mapping
 
 import torch
@@ -18,7 +17,7 @@ from falsr_zoo.families.falsr.genome import Genome
 from falsr_zoo.families.renas.cell import RenasCell
 from falsr_zoo.families.table import get_family
 from falsr_zoo.zoo.model_dir import ModelConfig, is_model_reference, read_model_dir, resolve_model_dir
-from falsr_zoo.zoo.registry import ModelEntry, find_by_genome, get_entry, list_entries
+from falsr_zoo.zoo.registry import ModelEntry, entry_info, find_by_genome, get_entry, list_entries
 from falsr_zoo.zoo.weights import load_state_dict, read_metadata, resolve_weights
 
 __all__ = ["load", "list_models", "model_info", "read_config"]
@@ -133,14 +132,4 @@ def list_models(family: str | None = None) -> list[str]:
 
 def model_info(name: str) -> dict[str, Any]:
     """A zoo entry as plain data (what ``falsr info --json`` prints)."""
-    return _plain(get_entry(name))
-
-
-def _plain(value: Any) -> Any:
-    if is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    return value
+    return entry_info(name)

@@ -20,7 +20,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from falsr_zoo._files import atomic_write_bytes
 from falsr_zoo.families.table import architecture, get_family
 from falsr_zoo.zoo.model_dir import WEIGHTS_NAME, ModelConfig
-from falsr_zoo.zoo.registry import ModelEntry, list_entries
+from falsr_zoo.zoo.registry import ModelEntry, format_mult_adds, list_entries
 
 __all__ = [
     "CARD_SECTIONS",
@@ -39,11 +39,6 @@ _METRIC_NAMES = {
     "top5": "Top-5 accuracy (%)",
     "error": "Test error (%)",
 }
-
-
-def format_mult_adds(value: int) -> str:
-    """``235.00 G`` from a billion up, ``608.2 M`` below."""
-    return f"{value / 1e9:.2f} G" if value >= 1e9 else f"{value / 1e6:.1f} M"
 
 
 def card_data(entry: ModelEntry) -> ModelCardData:
@@ -232,8 +227,26 @@ def _citation(entry: ModelEntry) -> str:
     return f"## Citation\n\n```bibtex\n{entry.paper['bibtex']}\n```"
 
 
+COMPARISON_PICTURE = "docs/figures/compare_{name}.png"
+"""A super-resolution entry's comparison picture, relative to the repository root (made by
+``benchmarks/compare_pictures.py`` with ``falsr compare``); the cards in ``model_cards/`` link it."""
+
+
+def _example(entry: ModelEntry) -> str:
+    if entry.task != "image-super-resolution":
+        return ""
+    path = COMPARISON_PICTURE.format(name=entry.name)
+    return (
+        "## Example\n\n"
+        f"![LR (nearest x2) | bicubic | {entry.name}, with a zoomed crop](../{path})\n\n"
+        f"A synthetic test card (drawn with Pillow, reduced x2 with MATLAB's bicubic), upscaled x2: the LR image "
+        f"enlarged with nearest neighbour, bicubic, and {entry.name}; below, the same crop of each. Made with "
+        f"`falsr compare LR.png --model {entry.name}` (`benchmarks/compare_pictures.py`)."
+    )
+
+
 CARD_SECTIONS: list[Callable[[ModelEntry], str]] = [
-    _header, _genome, _usage, _deployment, _costs, _metrics, _notes, _weights, _citation,
+    _header, _genome, _usage, _example, _deployment, _costs, _metrics, _notes, _weights, _citation,
 ]
 """Body sections, in order; each renders one part of the card from an entry (or ``""`` to skip)."""
 

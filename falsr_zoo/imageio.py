@@ -6,7 +6,9 @@ notes on any conversion made on the way in. On reading, the EXIF orientation is 
 the pixels (and reset to 1 in the EXIF that is written back); palette images become RGB or
 RGBA, CMYK becomes RGB (through its ICC profile when it has one), each with a note.
 16-bit PNGs are decoded with ``pypng`` and 16-bit TIFFs with ``tifffile`` because Pillow keeps
-only 8 bits of 16-bit colour images; everything else goes through Pillow.
+only 8 bits of 16-bit colour images; everything else goes through Pillow, with whatever formats
+the installed Pillow reads (AVIF, JPEG 2000 and QOI in current wheels) plus HEIC/HEIF when the
+``heif`` extra (pillow-heif) is installed: :func:`readable_suffixes` says which.
 
 Writes encode in memory, then go to a temporary file in the destination directory that is
 renamed into place: an interrupted run never leaves a half-written image under the output's
@@ -20,6 +22,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Union
 
@@ -27,9 +30,23 @@ import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from falsr_zoo._files import atomic_write_bytes
-from falsr_zoo.errors import ImageError, OutputExistsError
+from falsr_zoo._optional import require
+from falsr_zoo.errors import ImageError, MissingDependencyError, OutputExistsError
 
-__all__ = ["ImageLike", "Picture", "as_rgb_array", "output_path", "read_picture", "stale_partials", "write_picture"]
+__all__ = [
+    "PHOTO_SUFFIXES",
+    "ImageLike",
+    "Picture",
+    "as_rgb_array",
+    "output_path",
+    "output_suffix",
+    "read_picture",
+    "readable_suffixes",
+    "register_format_plugins",
+    "stale_partials",
+    "writable_suffix",
+    "write_picture",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +56,16 @@ ImageLike = Union[Image.Image, np.ndarray]
 ORIENTATION_TAG = 0x0112
 ICC_TAG = 34675
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_LOSSY = {"JPEG", "WEBP"}
+_LOSSY = {"JPEG", "WEBP", "AVIF", "HEIF"}
+_WITH_EXIF = {"JPEG", "PNG", "WEBP", "AVIF", "HEIF"}  # a TIFF's EXIF is its own tag set
+PHOTO_SUFFIXES = (
+    ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".tga", ".ppm", ".pgm",
+    ".avif", ".heic", ".heif", ".jp2", ".j2k", ".jpx", ".jpf", ".qoi",
+)
+"""File suffixes a folder scan considers, where the installed Pillow can read them
+(:func:`readable_suffixes`); other files in a folder are not images to upscale."""
+FORMAT_PLUGINS = {"pillow_heif": ("heif", "register_heif_opener", (".heic", ".heif"))}
+"""Optional Pillow plugins: module -> (the falsr-zoo extra, its registration function, its suffixes)."""
 _MODES_BY_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
@@ -103,6 +129,58 @@ def _exif_without_orientation(image: Image.Image) -> tuple[bytes | None, int]:
     if ORIENTATION_TAG in exif:
         exif[ORIENTATION_TAG] = 1
     return exif.tobytes(), orientation
+
+
+# --------------------------------------------------------------------------------------------
+# Formats
+
+
+@lru_cache(maxsize=None)
+def register_format_plugins() -> tuple[str, ...]:
+    """Register the optional Pillow plugins that are installed (pillow-heif: HEIC/HEIF); once.
+
+    Returns:
+        The modules registered.
+    """
+    registered = []
+    for module, (extra, function, _) in FORMAT_PLUGINS.items():
+        try:
+            plugin = require(module, extra, "HEIC/HEIF images")
+        except MissingDependencyError:
+            continue
+        getattr(plugin, function)()
+        registered.append(module)
+    return tuple(registered)
+
+
+def readable_suffixes() -> frozenset[str]:
+    """The :data:`PHOTO_SUFFIXES` the installed Pillow (and plugins) can decode."""
+    register_format_plugins()
+    Image.init()
+    extensions = Image.registered_extensions()
+    return frozenset(s for s in PHOTO_SUFFIXES if extensions.get(s) in Image.OPEN)
+
+
+def writable_suffix(suffix: str) -> bool:
+    """Whether an image can be written with this file suffix (``".avif"``, ``".png"``)."""
+    register_format_plugins()
+    Image.init()
+    return Image.registered_extensions().get(suffix.lower()) in Image.SAVE
+
+
+def output_suffix(source: Path, ext: str = "auto") -> str:
+    """The output file suffix for ``source``: ``ext`` (``png``, ``jpg``, ``webp``, ``tiff``), or with
+    ``auto`` the input's own where it can be written, else ``.png`` (e.g. HEIC without pillow-heif)."""
+    if ext != "auto":
+        return f".{ext.lower().lstrip('.')}"
+    return source.suffix if writable_suffix(source.suffix) else ".png"
+
+
+def _missing_plugin_hint(path: Path) -> str:
+    for module, (extra, _, suffixes) in FORMAT_PLUGINS.items():
+        if path.suffix.lower() in suffixes and module not in register_format_plugins():
+            return f"; {path.suffix} files need {module}: pip install 'falsr-zoo[{extra}]'"
+    return ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,6 +270,7 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
     """
     path = Path(path)
     notes: list[str] = []
+    register_format_plugins()
     try:
         with Image.open(path) as image:
             image.load()
@@ -213,7 +292,8 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
     except ImageError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise ImageError(f"{path}: cannot read image ({' '.join(str(err).split()) or type(err).__name__})") from None
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ImageError(f"{path}: cannot read image ({reason}){_missing_plugin_hint(path)}") from None
     if orientation != 1:
         pixels = _orient(pixels, orientation)
         notes.append(f"EXIF orientation {orientation} applied")
@@ -225,6 +305,7 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
 
 
 def _format_for(path: Path) -> str:
+    register_format_plugins()
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ImageError(f"{path}: unknown image format {path.suffix!r}")
@@ -288,7 +369,7 @@ def encode_picture(picture: Picture, fmt: str, quality: int = 95) -> bytes:
     options: dict[str, object] = {}
     if picture.icc_profile:
         options["icc_profile"] = picture.icc_profile
-    if picture.exif and fmt in ("JPEG", "PNG", "WEBP"):  # a TIFF's EXIF is its own tag set
+    if picture.exif and fmt in _WITH_EXIF:
         options["exif"] = picture.exif
     if fmt in _LOSSY:
         options["quality"] = quality
@@ -318,7 +399,7 @@ def stale_partials(target: Path) -> list[Path]:
 
 
 def output_path(source: Path, destination: Path | None, suffix: str = "_x2", many: bool = False,
-                relative: Path | None = None) -> Path:
+                relative: Path | None = None, ext: str | None = None) -> Path:
     """Where the upscale of ``source`` goes.
 
     Args:
@@ -328,11 +409,12 @@ def output_path(source: Path, destination: Path | None, suffix: str = "_x2", man
         suffix: Appended to the stem: ``photo.jpg`` -> ``photo_x2.jpg``.
         many: Whether several inputs share ``destination``.
         relative: The input's path relative to a scanned folder, mirrored under ``destination``.
+        ext: The output's file suffix (``".png"``); default: the input's.
 
     Raises:
         OutputExistsError: if that path is the input itself.
     """
-    name = f"{source.stem}{suffix}{source.suffix}"
+    name = f"{source.stem}{suffix}{ext or source.suffix}"
     if destination is None:
         target = source.with_name(name)
     elif destination.is_dir() or many or not destination.suffix:

@@ -6,11 +6,8 @@ import json
 
 import click
 
+from falsr_zoo.cli.choices import BACKEND_CHOICES
 from falsr_zoo.cli.model_options import load_model, model_options
-from falsr_zoo.export.tensorrt_engine import require_tensorrt
-from falsr_zoo.sr.bench import benchmark
-
-BACKEND_CHOICES = ("torch", "onnxruntime", "tensorrt")
 
 
 @click.command("bench")
@@ -28,6 +25,9 @@ def bench_command(name: str | None, genome: str | None, family: str, options: tu
                   untrained: bool, size: tuple[int, int],
                   backend: str, repeats: int, warmup: int, fp16: bool, engine: str | None, as_json: bool) -> None:
     """Time the whole x2 upscale of an H x W image (median latency, output MP/s, peak RSS)."""
+    from falsr_zoo.export.tensorrt_engine import require_tensorrt
+    from falsr_zoo.sr.bench import benchmark
+
     if engine and backend != "tensorrt":
         raise click.UsageError("--engine applies to --backend tensorrt")
     if fp16 and backend == "torch":

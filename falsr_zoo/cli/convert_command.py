@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from falsr_zoo.families.falsr.convert import convert_graph, convert_release
-
 
 @click.command("convert")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
@@ -19,6 +17,8 @@ def convert_command(paths: tuple[str, ...], output: str | None, overwrite: bool)
     Without -o, each graph must be a zoo model; its weights go to the local store and must
     reproduce the registry's pinned sha256.
     """
+    from falsr_zoo.families.falsr.convert import convert_graph, convert_release
+
     if output is not None:
         if len(paths) != 1 or Path(paths[0]).is_dir():
             raise click.UsageError("-o takes exactly one .pb file")

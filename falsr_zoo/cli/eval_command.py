@@ -1,43 +1,72 @@
-"""``falsr eval``: metrics on a data set with the release's protocol."""
+"""``falsr eval``: metrics on a data set with the release's protocol, beside bicubic's."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from falsr_zoo.api import load
-from falsr_zoo.families.table import family_of
-from falsr_zoo.sr.evaluate import evaluate
-from falsr_zoo.sr.upscale import upscale_array
-from falsr_zoo.zoo.model_dir import is_model_reference
-from falsr_zoo.zoo.registry import get_entry
+from falsr_zoo.cli.choices import BACKEND_CHOICES, PRECISION_CHOICES, SR_TASK, ModelReference, model_help
+from falsr_zoo.families.table import FAMILIES
 
 
 @click.command("eval")
-@click.option("-m", "--model", "name", required=True,
-              help="Zoo model name, model directory (./my-model, e.g. a training run's model/) or hf-hub:owner/name.")
+@click.option("-m", "--model", "name", type=ModelReference(SR_TASK),
+              help=model_help(SR_TASK, "Zoo model") + " A training run's model/ directory too.")
+@click.option("--genome", help="Any FALSR genome instead of --model (with --weights, or untrained).")
+@click.option("--family", type=click.Choice(list(FAMILIES)), default="falsr", show_default=True,
+              help="Model family of --genome.")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False),
+              help="Explicit safetensors file for a zoo model or --genome.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Directory of *_HR/*_LR images.")
-@click.option("--weights", type=click.Path(exists=True, dir_okay=False), help="Explicit safetensors file.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def eval_command(name: str, data: str, weights: str | None, as_json: bool) -> None:
-    """Y-PSNR / SSIM of a model on a test set (2-pixel border, BT.601 Y)."""
-    if is_model_reference(name):
-        if weights:
-            raise click.UsageError("--weights applies to zoo models; a model directory carries its weights")
-        model = load(name)
-        task = family_of(model).task
-    else:
-        task = get_entry(name).task
-        model = None
-    if task != "image-super-resolution":
-        raise click.UsageError(f"{name} is an {task} model; falsr eval needs a super-resolution model")
-    model = model if model is not None else load(name, weights=weights)
-    result = evaluate(lambda lr: upscale_array(model, lr), data, model=name, scale=model.scale)
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-        return
-    for image, metrics in result.images.items():
-        click.echo(f"{image:<32} {metrics['psnr']:8.4f} dB  {metrics['ssim']:.4f}")
-    click.echo(f"{name} on {result.dataset}: {result.mean_psnr:.4f} dB / {result.mean_ssim:.4f} ({len(result.images)} images)")
+@click.option("--save-images", "save_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write each SR image here as <name>_SR.png.")
+@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32", show_default=True,
+              help="Network body (the colour step and chroma stay fp32): the loss of a precision in one command.")
+@click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="torch", show_default=True)
+@click.option("--device", help="torch device (default: cuda if available, else cpu).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the model's metrics and bicubic's).")
+def eval_command(name: str | None, genome: str | None, family: str, weights: str | None, data: str,
+                 save_dir: Path | None, precision: str, backend: str, device: str | None, as_json: bool) -> None:
+    """Y-PSNR / SSIM of a model on a test set (2-pixel border, BT.601 Y), beside bicubic upscaling.
 
+    The model is a zoo name, a model directory, hf-hub:owner/name, or any --genome with its
+    --weights. The bicubic column is MATLAB's imresize of the LR image, the papers' baseline.
+    """
+    from falsr_zoo.cli.model_options import load_model
+    from falsr_zoo.families.table import family_of
+    from falsr_zoo.sr.evaluate import bicubic_upscale, evaluate
+    from falsr_zoo.sr.upscale import Upscaler, upscale_array
+
+    from falsr_zoo.zoo.model_dir import is_model_reference
+    from falsr_zoo.zoo.registry import get_entry
+
+    if name is not None and genome is None and not is_model_reference(name):
+        task = get_entry(name).task  # refuse a classifier before looking for its weights
+        if task != SR_TASK:
+            raise click.UsageError(f"{get_entry(name).name} is an {task} model; falsr eval needs a super-resolution model")
+    model, zoo_name = load_model(name, genome, family, weights)
+    label = zoo_name or name or "genome"
+    if family_of(model).task != SR_TASK:
+        raise click.UsageError(f"{label} is an {family_of(model).task} model; falsr eval needs a super-resolution model")
+    if (precision, backend, device) == ("fp32", "torch", None):
+        # the reference path, untiled, as before this option existed (and as training scores its runs)
+        upscale = lambda lr: upscale_array(model, lr)  # noqa: E731
+    else:
+        upscale = Upscaler(model, precision=precision, backend=backend, device=device).upscale
+    result = evaluate(upscale, data, model=label, scale=model.scale, save_dir=save_dir)
+    bicubic = evaluate(bicubic_upscale, data, model="bicubic", scale=model.scale)
+    if as_json:
+        click.echo(json.dumps({**result.to_json(), "precision": precision, "backend": backend,
+                               "bicubic": bicubic.to_json()}, indent=2))
+        return
+    click.echo(f"{'image':<32} {label + ' (' + precision + ')':>24}  {'bicubic':>18}")
+    for image, metrics in result.images.items():
+        base = bicubic.images[image]
+        click.echo(f"{image:<32} {metrics['psnr']:8.4f} dB  {metrics['ssim']:.4f}     "
+                   f"{base['psnr']:8.4f} dB  {base['ssim']:.4f}")
+    click.echo(f"{label} on {result.dataset}: {result.mean_psnr:.4f} dB / {result.mean_ssim:.4f}; bicubic "
+               f"{bicubic.mean_psnr:.4f} dB / {bicubic.mean_ssim:.4f} ({len(result.images)} images, {precision})")
+    if save_dir is not None:
+        click.echo(f"SR images in {save_dir}")

@@ -7,10 +7,12 @@ from pathlib import Path
 import click
 
 from falsr_zoo.cli.model_options import load_model, model_options
-from falsr_zoo.export import DEFAULT_MAX_BATCH, DEFAULT_MAX_TILE, EXPORT_OPSET, export_onnx, export_tensorrt
-from falsr_zoo.export.tensorrt_engine import require_tensorrt
-from falsr_zoo.spandrel import save_file as save_spandrel_file
 
+# The export package's defaults (falsr_zoo.export: EXPORT_OPSET, DEFAULT_MAX_TILE, DEFAULT_MAX_BATCH),
+# repeated so that --help imports no torch; a test checks that they agree.
+EXPORT_OPSET = 20
+DEFAULT_MAX_TILE = (640, 640)
+DEFAULT_MAX_BATCH = 4
 _SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine", "spandrel": ".safetensors"}
 
 
@@ -42,6 +44,10 @@ def export_command(name: str | None, genome: str | None, family: str, options: t
     an engine of the core graph whose profile fits the upscaler's tiles, plus <file>.json.
     spandrel: the RGB-in, RGB-out module's state dict, genome included (FALSR models).
     """
+    from falsr_zoo.export import export_onnx, export_tensorrt
+    from falsr_zoo.export.tensorrt_engine import require_tensorrt
+    from falsr_zoo.spandrel import save_file as save_spandrel_file
+
     if fmt == "spandrel":
         if core or input_dtype or fp16 or max_tile or max_batch or opset != EXPORT_OPSET:
             raise click.UsageError("--format spandrel takes none of --core, --input-dtype, --fp16, --opset, "

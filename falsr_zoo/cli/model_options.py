@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
-from torch import nn
 
-from falsr_zoo.api import load
+from falsr_zoo.cli.choices import SR_TASK, ModelReference
 from falsr_zoo.families.table import FAMILIES, Family, get_family
-from falsr_zoo.zoo.model_dir import is_model_reference
 from falsr_zoo.zoo.registry import find_by_genome, get_entry
 
-__all__ = ["load_model", "model_options", "parse_options"]
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["load_model", "load_sr_model", "model_options", "parse_options"]
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -20,7 +21,7 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``NAME``, ``--genome``, ``--family``, ``--option``, ``--weights`` and ``--untrained``."""
     for decorator in reversed([
-        click.argument("name", required=False),  # a zoo name, a model directory or hf-hub:owner/name
+        click.argument("name", required=False, type=ModelReference()),  # zoo name, directory or hf-hub:owner/name
         click.option("--genome", help="Any genome instead of a zoo NAME (untrained unless --weights)."),
         click.option("--family", type=click.Choice(list(FAMILIES)), default="falsr", show_default=True,
                      help="Model family of --genome."),
@@ -79,6 +80,9 @@ def load_model(name: str | None, genome: str | None, family: str, weights: str |
         click.UsageError: neither or both of NAME and ``--genome``, ``--option`` without ``--genome``,
             or bad options.
     """
+    from falsr_zoo.api import load
+    from falsr_zoo.zoo.model_dir import is_model_reference
+
     if (name is None) == (genome is None):
         raise click.UsageError("give a zoo model NAME or --genome, not both" if name else "give a zoo model NAME or --genome")
     if untrained and weights:
@@ -98,3 +102,26 @@ def load_model(name: str | None, genome: str | None, family: str, weights: str |
     if entry is None and weights is None:
         click.echo("note: no weights for this genome; using an untrained network", err=True)
     return model, entry.name if entry else None
+
+
+def load_sr_model(name: str, revision: str | None = None, weights: str | None = None, offline: bool | None = None,
+                  command: str = "upscale") -> nn.Module:
+    """The super-resolution module ``--model`` names (zoo name, directory or hf-hub: reference)."""
+    from falsr_zoo.api import load
+    from falsr_zoo.families.table import family_of
+    from falsr_zoo.zoo.model_dir import is_model_reference
+
+    if is_model_reference(name):
+        if weights:
+            raise click.UsageError("--weights applies to zoo models; a model directory carries its weights")
+        model = load(name, revision=revision, offline=offline)
+        task, label = family_of(model).task, name
+    else:
+        if revision:
+            raise click.UsageError("--revision applies to hf-hub: models")
+        entry = get_entry(name)
+        task, label = entry.task, entry.name
+        model = None
+    if task != SR_TASK:
+        raise click.UsageError(f"{label} is an {task} model; falsr {command} needs a super-resolution model")
+    return model if model is not None else load(name, weights=weights, offline=offline)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from falsr_zoo.zoo.model_dir import HUB_PREFIX, push_model_dir
+from falsr_zoo.zoo.hub_files import HUB_PREFIX
 
 
 @click.command("push")
@@ -21,6 +21,8 @@ def push_command(directory: Path, repo_id: str, private: bool | None, branch: st
     The directory is checked first (weights matching config.json); the repository is created if
     needed; HF_TOKEN / `hf auth login` give the credentials, HF_ENDPOINT the server.
     """
+    from falsr_zoo.zoo.model_dir import push_model_dir
+
     repo_id = repo_id[len(HUB_PREFIX):] if repo_id.startswith(HUB_PREFIX) else repo_id
     result = push_model_dir(directory, repo_id, private=private, branch=branch, commit_message=message)
     click.echo(f"{directory} -> {result.url}")

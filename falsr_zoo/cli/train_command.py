@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from falsr_zoo.cli.exit_codes import EXIT_INTERRUPTED
+from falsr_zoo.cli.choices import ModelReference
 from falsr_zoo.cli.model_options import parse_options
 from falsr_zoo.families.table import FAMILIES
-from falsr_zoo.train import TrainConfig, TrainingInterrupted, TrainResult, make_config, resume, train
-from falsr_zoo.train.engine import Progress
 from falsr_zoo.zoo.registry import get_entry
+
+if TYPE_CHECKING:  # the training engine (torch) loads when a run starts, not for --help
+    from falsr_zoo.train import TrainResult
+    from falsr_zoo.train.engine import Progress
 
 _DIR = click.Path(exists=True, file_okay=False)
 
@@ -83,7 +87,7 @@ def _report(result: TrainResult) -> None:
 @click.option("--steps", type=click.IntRange(min=1), help="Optimisation steps.")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Passes over the training images.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--init", help="Start from a zoo model's weights or a model directory (fine-tuning).")
+@click.option("--init", type=ModelReference(), help="Start from a zoo model's weights or a model directory (fine-tuning).")
 @click.option("--device", help="cpu, cuda, cuda:1 [default: CUDA when available].")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any recipe value, repeatable.")
 @click.option("--resume", "resume_dir", type=_DIR, help="Continue the run in this directory.")
@@ -99,6 +103,8 @@ def train_command(model: str | None, family: str | None, options: tuple[str, ...
     falsr eval --model accept. A run killed at any point continues with falsr train --resume DIR.
     Works under torchrun (DistributedDataParallel).
     """
+    from falsr_zoo.train import TrainConfig, TrainingInterrupted, make_config, resume, train
+
     if list_keys:
         chosen = _family_of(model, family) if model else (family or "falsr")
         for key, text in TrainConfig.keys(chosen).items():

@@ -7,10 +7,9 @@ import sys
 
 import click
 
-from falsr_zoo.api import model_info
-from falsr_zoo.cards import format_mult_adds, stale_cards, write_cards
+from falsr_zoo.cli.choices import ModelReference
 from falsr_zoo.families.table import architecture
-from falsr_zoo.zoo.registry import ModelEntry, get_entry, list_entries
+from falsr_zoo.zoo.registry import ModelEntry, entry_info, format_mult_adds, get_entry, list_entries
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -25,7 +24,7 @@ def models_command(as_json: bool) -> None:
     """List the zoo."""
     entries = list_entries()
     if as_json:
-        click.echo(json.dumps([model_info(e.name) for e in entries], indent=2))
+        click.echo(json.dumps([entry_info(e.name) for e in entries], indent=2))
         return
     rows = [
         [e.name, e.task, f"x{e.scale}" if e.scale else "-", f"{e.num_params:,}",
@@ -37,13 +36,13 @@ def models_command(as_json: bool) -> None:
 
 
 @click.command("info")
-@click.argument("name")
+@click.argument("name", type=ModelReference(directories=False))
 @click.option("--size", nargs=2, type=click.IntRange(min=1), metavar="H W", help="Input size for the costs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info_command(name: str, size: tuple[int, int] | None, as_json: bool) -> None:
     """Show one zoo entry: genome, costs, weights, metrics."""
     entry = get_entry(name)
-    info = model_info(entry.name)
+    info = entry_info(entry.name)
     spec = architecture(entry)
     if size:
         info["costs_at_size"] = {"size": list(size), "mult_adds": spec.macs(*size)}
@@ -99,6 +98,8 @@ def _options_lines(entry: ModelEntry) -> list[str]:
 @click.option("--check", is_flag=True, help="Only check that the cards are up to date (exit 1 if not).")
 def cards_command(directory: str, check: bool) -> None:
     """Render the model cards from the registry."""
+    from falsr_zoo.cards import stale_cards, write_cards
+
     if check:
         stale = stale_cards(directory)
         if stale:

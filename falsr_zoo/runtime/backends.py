@@ -74,6 +74,13 @@ class TorchBackend:
             out = self.forward(self._tensor(y, self.dtype), self._tensor(pbpr, torch.float32))
         return out.float().cpu().numpy()
 
+    def run_tensors(self, y: torch.Tensor, pbpr: torch.Tensor) -> torch.Tensor:
+        """The same on tensors, on the module's device: float32 RGB ``(N,3,sh,sw)``, never through NumPy."""
+        with torch.inference_mode():
+            luma = y.to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
+            chroma = pbpr.to(self.device, torch.float32).contiguous(memory_format=self.memory_format)
+            return self.forward(luma, chroma).float()
+
 
 BACKENDS: dict[str, str | Callable[..., Backend]] = {
     "torch": "falsr_zoo.runtime.backends:TorchBackend",

@@ -31,6 +31,9 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD = 256 << 20
 _TRIM_THRESHOLD = 256 << 20
+_FALLBACK_MMAP_THRESHOLD = 32 << 20
+"""glibc's own ceiling for the mmap threshold on 64-bit builds (``DEFAULT_MMAP_THRESHOLD_MAX``): older
+glibc refuses anything above it, newer ones accept the 256 MiB asked first."""
 OPT_OUT_ENV = "FALSR_ZOO_MALLOC_TUNING"
 _state: dict = {"libc": None, "shape": None}
 _lock = threading.Lock()
@@ -48,15 +51,25 @@ def _glibc() -> ctypes.CDLL | None:
 def tune_allocator() -> bool:
     """Keep freed activations in the heap during a forward pass (glibc only).
 
+    Asks for a 256 MiB mmap threshold first; a glibc that refuses values above its 32 MiB ceiling
+    (older releases) gets 32 MiB instead. When no value is accepted a warning says so.
+
     Returns:
         Whether the tuning was applied. ``FALSR_ZOO_MALLOC_TUNING=0`` leaves the allocator alone.
     """
     libc = None if os.environ.get(OPT_OUT_ENV) == "0" else _glibc()
     if libc is None:
         return False
-    applied = libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD) == 1
+    threshold = next((value for value in (_MMAP_THRESHOLD, _FALLBACK_MMAP_THRESHOLD)
+                      if libc.mallopt(_M_MMAP_THRESHOLD, value) == 1), None)
+    applied = threshold is not None and libc.mallopt(_M_TRIM_THRESHOLD, max(threshold, _TRIM_THRESHOLD)) == 1
     _state["libc"] = libc if applied else None
-    logger.debug("glibc malloc tuning %s", "applied" if applied else "refused")
+    if not applied:
+        logger.warning("glibc refused the malloc tuning (mmap threshold %s); large images run slower "
+                       "(set %s=0 to skip it)", "256 MiB and 32 MiB" if threshold is None else threshold,
+                       OPT_OUT_ENV)
+    elif threshold != _MMAP_THRESHOLD:
+        logger.info("glibc refused a 256 MiB mmap threshold; using %d MiB", threshold >> 20)
     return applied
 
 

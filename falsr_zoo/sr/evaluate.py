@@ -5,7 +5,8 @@ does. When it holds HR images only, LR images are made with MATLAB-compatible bi
 downscaling (:func:`falsr_zoo.sr.resize.imresize`) of the HR image cropped to a multiple of the
 scale, the way the standard benchmarks were made. Images are read as RGB (grayscale is
 expanded, as the release's ``imread(mode='RGB')`` does). An HR image larger than the SR output
-is cropped to it (top-left). Metrics: :mod:`falsr_zoo.sr.metrics`.
+is cropped to it (top-left). Metrics: :mod:`falsr_zoo.sr.metrics`. The papers' baseline,
+bicubic upscaling, is MATLAB's ``imresize`` (:func:`bicubic_upscale`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import numpy as np
 from PIL import Image
 
 from falsr_zoo.errors import DatasetError, ImageError
+from falsr_zoo.imageio import Picture, write_picture
 from falsr_zoo.sr.metrics import psnr, ssim
 from falsr_zoo.sr.resize import imresize
 
-__all__ = ["EvalResult", "evaluate", "find_pairs", "iter_pairs", "read_rgb"]
+__all__ = ["EvalResult", "bicubic_upscale", "evaluate", "find_pairs", "iter_pairs", "read_rgb", "sr_image_name"]
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 _HR = re.compile(r"^(?P<stem>.*)_HR$")
@@ -103,6 +105,18 @@ def iter_pairs(directory: str | os.PathLike[str], scale: int) -> Iterator[tuple[
         yield hr_path.name, lr, hr
 
 
+def bicubic_upscale(lr: np.ndarray, scale: int = 2) -> np.ndarray:
+    """The papers' bicubic baseline: MATLAB's ``imresize(lr, scale, 'bicubic')`` of uint8 RGB."""
+    return imresize(lr, scale)
+
+
+def sr_image_name(hr_name: str) -> str:
+    """``img_001_SRF_2_HR.png`` -> ``img_001_SRF_2_SR.png``; ``baby.png`` -> ``baby_SR.png``."""
+    stem = Path(hr_name).stem
+    match = _HR.match(stem)
+    return f"{match.group('stem') if match else stem}_SR.png"
+
+
 def evaluate(
     upscale: Callable[[np.ndarray], np.ndarray],
     directory: str | os.PathLike[str],
@@ -110,6 +124,7 @@ def evaluate(
     model: str,
     scale: int = 2,
     border: int = 2,
+    save_dir: str | os.PathLike[str] | None = None,
 ) -> EvalResult:
     """Run ``upscale`` (uint8 RGB LR -> uint8 RGB SR) over a data set and score it.
 
@@ -119,6 +134,7 @@ def evaluate(
         model: Model name for the report.
         scale: Upscaling factor (for making LR images from HR-only sets).
         border: Pixels cropped from each side before scoring.
+        save_dir: Also write each SR image there as PNG (:func:`sr_image_name`), atomically.
 
     Raises:
         DatasetError: on an empty directory or an SR/HR size mismatch.
@@ -126,6 +142,8 @@ def evaluate(
     result = EvalResult(model=model, dataset=Path(directory).resolve().name)
     for name, lr, hr in iter_pairs(directory, scale):
         sr = upscale(lr)
+        if save_dir is not None:
+            write_picture(Picture(pixels=sr), Path(save_dir) / sr_image_name(name))
         if hr.shape[0] < sr.shape[0] or hr.shape[1] < sr.shape[1]:
             raise DatasetError(f"{name}: HR image {hr.shape[:2]} is smaller than the SR output {sr.shape[:2]}")
         hr = hr[: sr.shape[0], : sr.shape[1]]

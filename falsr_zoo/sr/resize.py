@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-__all__ = ["imresize", "resize_float"]
+__all__ = ["imresize"]
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
@@ -61,15 +61,3 @@ def imresize(image: np.ndarray, scale: float) -> np.ndarray:
         out = _resize_axis(out, axis, int(math.ceil(image.shape[axis] * scale)), scale)
     return out
 
-
-def resize_float(image: np.ndarray, scale: float) -> np.ndarray:
-    """The same MATLAB bicubic kernel on a float ``(H, W[, C])`` image, without any rounding.
-
-    Used for 16-bit images (chroma and alpha planes), where Pillow cannot resize.
-    """
-    out = np.asarray(image, dtype=np.float64)
-    for axis in (0, 1):
-        weights, indices = _contributions(out.shape[axis], int(math.ceil(image.shape[axis] * scale)), scale)
-        moved = np.moveaxis(out, axis, 0)
-        out = np.moveaxis(np.einsum("ok,ok...->o...", weights, moved[indices]), 0, axis)
-    return out

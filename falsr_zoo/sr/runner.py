@@ -16,19 +16,27 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from falsr_zoo.errors import FalsrZooError, ImageError, OutputExistsError
-from falsr_zoo.imageio import Picture, output_path, read_picture, stale_partials, write_picture
+from falsr_zoo.imageio import (
+    Picture,
+    output_path,
+    output_suffix,
+    read_picture,
+    readable_suffixes,
+    stale_partials,
+    write_picture,
+)
 
-__all__ = ["IMAGE_SUFFIXES", "Job", "RunReport", "collect_inputs", "plan_jobs", "run_jobs", "suffix_for"]
+__all__ = ["Job", "RunReport", "collect_inputs", "plan_jobs", "run_jobs", "suffix_for"]
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".tga", ".ppm", ".pgm"})
 _GLOB_CHARS = set("*?[")
 
 
@@ -47,12 +55,22 @@ class Job:
 
 @dataclass
 class RunReport:
-    """What a run did, file by file."""
+    """What a run did, file by file.
+
+    Attributes:
+        done, skipped: The jobs written, and those left alone because their output existed.
+        failed: ``(source, one-line reason)``.
+        notes: ``(source, note)`` for conversions made while reading.
+        seconds: Source -> seconds its upscale took (decoding and encoding run beside it).
+        wall_s: The whole run, from the first read to the last write.
+    """
 
     done: list[Job] = field(default_factory=list)
     skipped: list[Job] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     notes: list[tuple[Path, str]] = field(default_factory=list)
+    seconds: dict[Path, float] = field(default_factory=dict)
+    wall_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -66,21 +84,46 @@ class RunReport:
             parts.append(f"{len(self.failed)} failed")
         return ", ".join(parts)
 
+    def to_json(self, jobs: Sequence[Job] = (), refused: Sequence[tuple[Path, str]] = ()) -> dict[str, Any]:
+        """Per file (in the order of ``jobs``, then the ``refused`` inputs) its status, target, times
+        and error; the counts; the wall time. ``falsr upscale --json`` prints it."""
+        done = {job.source: job for job in self.done}
+        skipped = {job.source: job for job in self.skipped}
+        errors = dict(self.failed) | dict(refused)
+        notes: dict[Path, list[str]] = {}
+        for source, note in self.notes:
+            notes.setdefault(source, []).append(note)
+        files = []
+        for source, target in [*((job.source, job.target) for job in jobs), *((s, None) for s, _ in refused)]:
+            status = "done" if source in done else "skipped" if source in skipped else "failed"
+            record: dict[str, Any] = {"source": str(source), "target": str(target) if target else None,
+                                      "status": status, "upscale_s": self.seconds.get(source)}
+            if status == "failed":
+                record["error"] = errors.get(source, "not processed")
+            if source in notes:
+                record["notes"] = notes[source]
+            files.append(record)
+        counts = {status: sum(f["status"] == status for f in files) for status in ("done", "skipped", "failed")}
+        return {"files": files, **counts, "wall_s": self.wall_s}
 
-def _is_previous_output(path: Path, suffix: str) -> bool:
+
+def _is_previous_output(path: Path, suffix: str, suffixes: frozenset[str]) -> bool:
     """``photo_x2.png`` beside ``photo.*``: an output of an earlier run, not an input."""
-    if not path.stem.endswith(suffix):
+    if not suffix or not path.stem.endswith(suffix):
         return False
     original = path.stem[: -len(suffix)]
-    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.parent.glob(f"{glob.escape(original)}.*"))
+    return any(p.suffix.lower() in suffixes for p in path.parent.glob(f"{glob.escape(original)}.*"))
 
 
 def _scan(folder: Path, recursive: bool, suffix: str) -> list[Path]:
+    """The images of ``folder``: files whose suffix the installed Pillow reads (AVIF, JPEG 2000, QOI
+    and, with the ``heif`` extra, HEIC included), earlier outputs and hidden files left out."""
     pattern = "**/*" if recursive else "*"
+    suffixes = readable_suffixes()
     return sorted(
         p for p in folder.glob(pattern)
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-        and not _is_previous_output(p, suffix)
+        if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith(".")
+        and not _is_previous_output(p, suffix, suffixes)
     )
 
 
@@ -115,15 +158,23 @@ def collect_inputs(inputs: Iterable[str | os.PathLike[str]], *, recursive: bool 
     return list(unique.values()), missing
 
 
-def plan_jobs(inputs: Sequence[tuple[Path, Path | None]], output: Path | None, suffix: str
+def plan_jobs(inputs: Sequence[tuple[Path, Path | None]], output: Path | None, suffix: str, ext: str = "auto"
               ) -> tuple[list[Job], list[tuple[Path, str]]]:
-    """Assign targets; refuse any target that is an input or another job's target."""
+    """Assign targets; refuse any target that is an input or another job's target.
+
+    Args:
+        inputs: From :func:`collect_inputs`.
+        output: A folder, a file (one input) or ``None`` (beside each input).
+        suffix: Appended to each stem (``_x2``; may be empty when ``output`` is another folder).
+        ext: The outputs' format (``png``, ``jpg``, ``webp``, ``tiff``), or ``auto``: the input's
+            where it can be written, else PNG. An explicit output file keeps its own suffix.
+    """
     sources = {source.resolve() for source, _ in inputs}
     many = len(inputs) > 1 or any(root is not None for _, root in inputs)
     jobs, refused, taken = [], [], {}
     for source, root in inputs:
         try:
-            target = output_path(source, output, suffix, many=many,
+            target = output_path(source, output, suffix, many=many, ext=output_suffix(source, ext),
                                  relative=source.relative_to(root) if root is not None and output is not None else None)
         except OutputExistsError as err:
             refused.append((source, str(err)))
@@ -162,6 +213,7 @@ def run_jobs(
         The report; a failed file never stops the run.
     """
     report = RunReport()
+    started = time.perf_counter()
     progress = on_progress or (lambda job, status: None)
     pending = [job for job in jobs if not _skip(job, report, skip_existing, overwrite, progress)]
     with ThreadPoolExecutor(1, thread_name_prefix="falsr-read") as reader, \
@@ -173,7 +225,9 @@ def run_jobs(
                 reads.append(reader.submit(read_picture, pending[index + 2].source))
             try:
                 picture = reads[index].result()
+                begun = time.perf_counter()
                 result = upscale(picture)
+                report.seconds[job.source] = time.perf_counter() - begun
             except (FalsrZooError, ValueError) as err:
                 _fail(report, job, err, progress)
                 continue
@@ -182,6 +236,7 @@ def run_jobs(
             writes.append((job, writer.submit(_write, result, job.target, quality)))
             writes = _drain(writes, report, progress, block=False)
         _drain(writes, report, progress, block=True)
+    report.wall_s = time.perf_counter() - started
     return report
 
 

@@ -17,7 +17,10 @@ from pathlib import Path
 
 from falsr_zoo.errors import HubFileError
 
-__all__ = ["DEFAULT_TIMEOUT", "download_timeout", "hub_file", "is_offline"]
+__all__ = ["DEFAULT_TIMEOUT", "HUB_PREFIX", "download_timeout", "hub_file", "is_offline"]
+
+HUB_PREFIX = "hf-hub:"
+"""How a model on the Hub is named where a zoo name or a directory could stand (timm's prefix)."""
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds a connection or a read may take before a source counts as unreachable."""

@@ -40,7 +40,7 @@ from falsr_zoo.errors import (
     UnknownModelError,
     WeightsNotFoundError,
 )
-from falsr_zoo.zoo.hub_files import hub_file
+from falsr_zoo.zoo.hub_files import HUB_PREFIX, hub_file
 from falsr_zoo.zoo.registry import get_entry
 from falsr_zoo.zoo.weights import safetensors_bytes
 
@@ -62,7 +62,6 @@ __all__ = [
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
-HUB_PREFIX = "hf-hub:"
 FORMAT_VERSION = 1
 MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)
 

@@ -8,13 +8,23 @@ tests rebuild every entry and recompute the numbers stored here.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from falsr_zoo.errors import DuplicateModelError, UnknownModelError
 
-__all__ = ["OFFICIAL_URL_ENV", "ModelEntry", "WeightsFile", "find_by_genome", "get_entry", "list_entries", "register"]
+__all__ = [
+    "OFFICIAL_URL_ENV",
+    "ModelEntry",
+    "WeightsFile",
+    "entry_info",
+    "find_by_genome",
+    "format_mult_adds",
+    "get_entry",
+    "list_entries",
+    "register",
+]
 
 
 OFFICIAL_URL_ENV = "FALSR_ZOO_OFFICIAL_URL"
@@ -168,3 +178,23 @@ def find_by_genome(genome: str, family: str, options: Mapping[str, Any] | None =
          if e.genome == genome and (options is None or dict(e.options) == dict(options))),
         None,
     )
+
+
+def entry_info(name: str) -> dict[str, Any]:
+    """A zoo entry as plain data (what ``falsr info --json`` prints)."""
+    return _plain(get_entry(name))
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def format_mult_adds(value: int) -> str:
+    """``235.00 G`` from a billion up, ``608.2 M`` below."""
+    return f"{value / 1e9:.2f} G" if value >= 1e9 else f"{value / 1e6:.1f} M"

@@ -77,7 +77,10 @@ def test_eval_cli_json(store, official, reference_metrics) -> None:
     result = CliRunner().invoke(main, ["eval", "--model", "FALSR-C", "--data", str(official / "dataset" / "Set5"), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert set(report) == {"model", "dataset", "mean_psnr", "mean_ssim", "images"}
+    # issue 13 added the precision, the backend and the bicubic baseline beside the model's figures
+    assert set(report) == {"model", "dataset", "mean_psnr", "mean_ssim", "images", "precision", "backend", "bicubic"}
+    assert (report["precision"], report["backend"], report["bicubic"]["model"]) == ("fp32", "torch", "bicubic")
+    assert set(report["bicubic"]) == {"model", "dataset", "mean_psnr", "mean_ssim", "images"}
     assert report["model"] == "FALSR-C" and report["dataset"] == "Set5"
     reference = reference_metrics["FALSR-C"]["Set5"]
     assert abs(report["mean_psnr"] - reference["mean_psnr"]) <= MEAN_PSNR_TOL

@@ -8,6 +8,11 @@
   1x1 convolution whose constants are the graphs' float32 values (:data:`COLOR_KERNEL`,
   :data:`COLOR_BIAS`; note 1.4019995, not 1.402).
 * Network output: ``np.clip(out * 255, 0, 255).astype(np.uint8)``, truncation included.
+* Chroma of other pictures (16 bits, float tensors) and alpha: the same bicubic kernel as Pillow's
+  (Keys' cubic, a = -0.5, half-pixel centres, taps outside the image dropped and the rest
+  renormalised, width pass then height pass) in floating point: :data:`BICUBIC_X2_TAPS`, applied
+  by :func:`bicubic_x2_float` here and by ``falsr_rgb.bicubic_x2`` in torch. So 8-bit, 16-bit and
+  float inputs get one kernel, borders included; only the 8-bit path rounds each pass to uint8.
 
 :func:`upscale_rgb8` runs the whole path around any core callable, untiled: the reference the
 upscaler's tiles and the exported graphs are checked against. The metrics' BT.601 Y is part of
@@ -22,11 +27,13 @@ import numpy as np
 from PIL import Image
 
 __all__ = [
+    "BICUBIC_X2_TAPS",
     "CHROMA_OFFSET",
     "COLOR_BIAS",
     "COLOR_KERNEL",
     "PIXEL_MAX",
     "RGB_TO_YPBPR",
+    "bicubic_x2_float",
     "chroma_inputs",
     "luma_input",
     "rgb_to_ypbpr",
@@ -47,6 +54,38 @@ COLOR_KERNEL = (
 COLOR_BIAS = (-179.45599365234375, 135.4598388671875, -226.8159942626953)
 CHROMA_OFFSET = 0.5
 PIXEL_MAX = 255.0
+BICUBIC_X2_TAPS = ((-0.0234375, 0.2265625, 0.8671875, -0.0703125), (-0.0703125, 0.8671875, 0.2265625, -0.0234375))
+"""Pillow's bicubic (a = -0.5) at x2 with half-pixel centres: output ``2k`` reads sources ``k-2..k+1``
+with the first row of weights (distances 1.75, 0.75, 0.25, 1.25), output ``2k+1`` reads
+``k-1..k+2`` with the second; taps outside the image are dropped and the rest renormalised."""
+
+
+def _bicubic_x2_axis(image: np.ndarray, axis: int) -> np.ndarray:
+    moved = np.moveaxis(image, axis, 0)
+    length = moved.shape[0]
+    padded = np.pad(moved, [(2, 2)] + [(0, 0)] * (moved.ndim - 1))
+    inside = np.pad(np.ones(length), 2)
+    out = np.empty((2 * length, *moved.shape[1:]), dtype=np.float64)
+    for parity, taps in enumerate(BICUBIC_X2_TAPS):
+        # output 2k + parity reads padded positions k + parity .. k + parity + 3
+        total = sum(t * padded[parity + j : parity + j + length] for j, t in enumerate(taps))
+        weight = sum(t * inside[parity + j : parity + j + length] for j, t in enumerate(taps))
+        out[parity::2] = total / weight.reshape(-1, *[1] * (moved.ndim - 1))
+    return np.moveaxis(out, 0, axis)
+
+
+def bicubic_x2_float(image: np.ndarray, *, clip: bool = True) -> np.ndarray:
+    """Pillow's bicubic x2 of an ``(H, W[, C])`` float image in [0, 1], in float64, no quantisation.
+
+    Width first, then height, as Pillow; with ``clip`` each pass is clipped to [0, 1] as Pillow's
+    8-bit path clips to 0..255 (Pillow's float "F" mode keeps the overshoot: ``clip=False``).
+    """
+    out = np.asarray(image, dtype=np.float64)
+    for axis in (1, 0):
+        out = _bicubic_x2_axis(out, axis)
+        if clip:
+            out = np.clip(out, 0.0, 1.0)
+    return out
 
 
 def rgb_to_ypbpr(rgb: np.ndarray) -> np.ndarray:

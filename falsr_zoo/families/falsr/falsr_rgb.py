@@ -26,7 +26,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from falsr_zoo.errors import WeightsMismatchError
-from falsr_zoo.families.falsr.colour import CHROMA_OFFSET, COLOR_BIAS, COLOR_KERNEL, PIXEL_MAX, RGB_TO_YPBPR
+from falsr_zoo.families.falsr.colour import (
+    BICUBIC_X2_TAPS,
+    CHROMA_OFFSET,
+    COLOR_BIAS,
+    COLOR_KERNEL,
+    PIXEL_MAX,
+    RGB_TO_YPBPR,
+)
 from falsr_zoo.families.falsr.falsr_net import FALSR
 from falsr_zoo.families.falsr.genome import Genome, parse_genome
 
@@ -35,16 +42,11 @@ __all__ = ["FALSRRGB", "GENOME_KEY", "bicubic_x2", "genome_from_state_dict"]
 GENOME_KEY = "falsr_genome"
 """State-dict key of the genome: a ``uint8`` vector holding the canonical genome string's UTF-8 bytes."""
 
-# PIL's bicubic (a = -0.5) at x2, half-pixel centres: output 2k reads sources k-2..k+1, output
-# 2k+1 reads k-1..k+2, with these weights (distances 1.75, 0.75, 0.25, 1.25 and mirrored).
-_EVEN_TAPS = (-0.0234375, 0.2265625, 0.8671875, -0.0703125)
-_ODD_TAPS = (-0.0703125, 0.8671875, 0.2265625, -0.0234375)
-
-
 def _bicubic_x2_width(x: torch.Tensor) -> torch.Tensor:
-    """x2 along the last axis of a float32 ``(B, 1, H, W)`` tensor, PIL's way (renormalised edges)."""
+    """x2 along the last axis of a float32 ``(B, 1, H, W)`` tensor, PIL's way (renormalised edges;
+    the weights are :data:`~falsr_zoo.families.falsr.colour.BICUBIC_X2_TAPS`, shared with the NumPy path)."""
     width = x.shape[-1]
-    kernel = torch.tensor((_EVEN_TAPS, _ODD_TAPS), dtype=torch.float32, device=x.device).reshape(2, 1, 1, 4)
+    kernel = torch.tensor(BICUBIC_X2_TAPS, dtype=torch.float32, device=x.device).reshape(2, 1, 1, 4)
     # Sources k-2..k+1 of output 2k sit at padded positions k..k+3; those of 2k+1 one further.
     sums = F.conv2d(F.pad(x, (2, 2)), kernel)
     weights = F.conv2d(F.pad(torch.ones(1, 1, 1, width, device=x.device), (2, 2)), kernel)
@@ -53,16 +55,30 @@ def _bicubic_x2_width(x: torch.Tensor) -> torch.Tensor:
     return torch.stack((even, odd), dim=-1).reshape(*x.shape[:-1], 2 * width)
 
 
-def bicubic_x2(image: torch.Tensor) -> torch.Tensor:
+def _levels(x: torch.Tensor) -> torch.Tensor:
+    """PIL's 8-bit pass output: rounded half up and clipped to 0..255."""
+    return torch.floor(x + 0.5).clamp_(0.0, 255.0)
+
+
+def bicubic_x2(image: torch.Tensor, *, levels: bool = False, clip: bool = False) -> torch.Tensor:
     """PIL's float bicubic x2 (``Image.resize(..., BICUBIC)`` in "F" mode) of ``(N, C, H, W)``, in float32.
 
-    Width first, then height, as PIL does; no clipping (overshoot is kept, as in "F" mode).
+    Width first, then height, as PIL does; no clipping (overshoot is kept, as in "F" mode). With
+    ``clip`` each pass is clipped to [0, 1] (as ``colour.bicubic_x2_float``). With ``levels`` the
+    input holds 0..255 values and each pass is rounded half up and clipped as PIL's 8-bit path
+    does (equal to it but for rare ties of its fixed-point weights).
     """
     n, c, h, w = image.shape
-    planes = image.float().reshape(n * c, 1, h, w)
-    wide = _bicubic_x2_width(planes)
-    tall = _bicubic_x2_width(wide.transpose(-1, -2)).transpose(-1, -2)
-    return tall.reshape(n, c, 2 * h, 2 * w)
+    out = image.float().reshape(n * c, 1, h, w)
+    for transpose in (False, True):
+        out = out.transpose(-1, -2) if transpose else out
+        out = _bicubic_x2_width(out)
+        out = out.transpose(-1, -2) if transpose else out
+        if levels:
+            out = _levels(out)
+        elif clip:
+            out = out.clamp(0.0, 1.0)
+    return out.reshape(n, c, 2 * h, 2 * w)
 
 
 def genome_from_state_dict(state: Mapping[str, torch.Tensor]) -> Genome | None:
