@@ -57,7 +57,8 @@ def _photo(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.asarray(Image.fromarray(small).resize((width, height), Image.BICUBIC))
 
 
-def _tensorflow_runner(graph: Path) -> Callable[[np.ndarray], np.ndarray]:
+def tensorflow_runner(graph: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """The official graph as ``lr uint8 -> sr uint8``, run as the release's ``calculate.py`` runs it."""
     import tensorflow as tf  # only in a comparison environment
 
     tf.compat.v1.disable_eager_execution()
@@ -90,7 +91,7 @@ def _label(runner: str) -> str:
 def _runner(name: str, runner: str, tf_graphs: Path | None) -> Callable[[np.ndarray], np.ndarray]:
     if runner == "tensorflow":
         assert tf_graphs is not None
-        return _tensorflow_runner(tf_graphs / f"{name}.pb")
+        return tensorflow_runner(tf_graphs / f"{name}.pb")
     from falsr_zoo.sr.upscale import Upscaler
 
     backend, _, precision = runner.partition("@")[0].partition(":")

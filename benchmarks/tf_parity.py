@@ -20,32 +20,9 @@ import os
 from pathlib import Path
 
 import numpy as np
+from inference import tensorflow_runner  # the sibling benchmark's runner (benchmarks/ is on sys.path)
 
 MODELS = ("FALSR-A", "FALSR-B", "FALSR-C")
-
-
-def tensorflow_runner(graph: Path):
-    """The official graph as ``lr uint8 -> sr uint8`` (the release's script: inputs as below, output truncated)."""
-    import tensorflow as tf
-
-    from falsr_zoo.families.falsr.colour import chroma_inputs, luma_input, to_uint8
-
-    tf.compat.v1.disable_eager_execution()
-    graph_def = tf.compat.v1.GraphDef()
-    graph_def.ParseFromString(graph.read_bytes())
-    g = tf.Graph()
-    with g.as_default():
-        tf.import_graph_def(graph_def, name="")
-    session = tf.compat.v1.Session(graph=g)
-    y_in = g.get_tensor_by_name("input_image_evaluate_y:0")
-    pbpr_in = g.get_tensor_by_name("input_image_evaluate_pbpr:0")
-    out = g.get_tensor_by_name("test_sr_evaluator_i1_b0_g/target:0")
-
-    def run(lr: np.ndarray) -> np.ndarray:
-        result = session.run(out, {y_in: [luma_input(lr)[..., None]], pbpr_in: [chroma_inputs(lr)]})
-        return to_uint8(result[0])
-
-    return run
 
 
 def main() -> None:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["Controller", "ControllerSettings", "PolicyNetwork"]
+__all__ = ["Controller", "ControllerSettings", "PolicyNetwork", "Reinforce"]
 
 
 @dataclass(frozen=True)
@@ -91,46 +91,30 @@ class PolicyNetwork(nn.Module):
         return torch.stack(chosen, dim=1), bits, log_prob, entropy
 
 
-class Controller:
-    """The policy, its optimiser, the reward baseline and the sampling generator.
+class Reinforce:
+    """A policy trained by REINFORCE: its optimiser, the reward baseline, the sampling generator.
 
-    Args:
-        n_cells: Cells per genome.
-        num_choices: Micro choices per cell.
-        seed: Seed of the initial weights and of the sampling generator.
-        settings: Sizes and learning settings.
+    Shared by the FALSR controller and the RENAS mutation controller. ``settings`` needs ``lr``,
+    ``baseline_decay`` and ``entropy_weight``; ``make_policy`` builds the policy under ``seed``.
     """
 
-    def __init__(self, n_cells: int, num_choices: int, seed: int = 0,
-                 settings: ControllerSettings | None = None) -> None:
-        self.settings = settings or ControllerSettings()
+    def __init__(self, make_policy: Callable[[], nn.Module], settings: Any, seed: int) -> None:
+        self.settings = settings
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.policy = PolicyNetwork(n_cells, num_choices, self.settings)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.settings.lr)
+            self.policy = make_policy()
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=settings.lr)
         self.generator = torch.Generator().manual_seed(seed + 1)
         self.baseline: float | None = None
         self.updates = 0
 
-    def sample(self, count: int) -> list[tuple[list[int], list[int]]]:
-        """``count`` genomes as ``(cell choice indices, link bits)``."""
-        with torch.no_grad():
-            cells, bits, _, _ = self.policy(count, self.generator)
-        return [(c.tolist(), b.tolist()) for c, b in zip(cells, bits)]
-
-    def update(self, actions: list[tuple[list[int], list[int]]], rewards: list[float]) -> float:
-        """One REINFORCE step on sampled genomes and their rewards; returns the loss."""
-        if not actions:
-            return 0.0
-        reward = torch.tensor(rewards, dtype=torch.float32)
+    def _reinforce(self, rewards: Sequence[float], log_prob: torch.Tensor, entropy: torch.Tensor) -> float:
+        """One policy-gradient step: the moving-average baseline, then the loss with the entropy bonus."""
+        reward = torch.tensor(list(rewards), dtype=torch.float32)
         mean = float(reward.mean())
-        self.baseline = mean if self.baseline is None else (
-            self.settings.baseline_decay * self.baseline + (1 - self.settings.baseline_decay) * mean)
-        cells = torch.tensor([a[0] for a in actions], dtype=torch.long)
-        bits = torch.tensor([a[1] for a in actions], dtype=torch.long)
-        _, _, log_prob, entropy = self.policy(len(actions), cells=cells, bits=bits)
-        advantage = reward - self.baseline
-        loss = -(advantage * log_prob).mean() - self.settings.entropy_weight * entropy.mean()
+        decay = self.settings.baseline_decay
+        self.baseline = mean if self.baseline is None else decay * self.baseline + (1 - decay) * mean
+        loss = -((reward - self.baseline) * log_prob).mean() - self.settings.entropy_weight * entropy.mean()
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
@@ -152,3 +136,34 @@ class Controller:
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.baseline, self.updates = state["baseline"], int(state["updates"])
+
+
+class Controller(Reinforce):
+    """The policy, its optimiser, the reward baseline and the sampling generator.
+
+    Args:
+        n_cells: Cells per genome.
+        num_choices: Micro choices per cell.
+        seed: Seed of the initial weights and of the sampling generator.
+        settings: Sizes and learning settings.
+    """
+
+    def __init__(self, n_cells: int, num_choices: int, seed: int = 0,
+                 settings: ControllerSettings | None = None) -> None:
+        settings = settings or ControllerSettings()
+        super().__init__(lambda: PolicyNetwork(n_cells, num_choices, settings), settings, seed)
+
+    def sample(self, count: int) -> list[tuple[list[int], list[int]]]:
+        """``count`` genomes as ``(cell choice indices, link bits)``."""
+        with torch.no_grad():
+            cells, bits, _, _ = self.policy(count, self.generator)
+        return [(c.tolist(), b.tolist()) for c, b in zip(cells, bits)]
+
+    def update(self, actions: list[tuple[list[int], list[int]]], rewards: list[float]) -> float:
+        """One REINFORCE step on sampled genomes and their rewards; returns the loss."""
+        if not actions:
+            return 0.0
+        cells = torch.tensor([a[0] for a in actions], dtype=torch.long)
+        bits = torch.tensor([a[1] for a in actions], dtype=torch.long)
+        _, _, log_prob, entropy = self.policy(len(actions), cells=cells, bits=bits)
+        return self._reinforce(rewards, log_prob, entropy)

@@ -34,15 +34,15 @@ search mutates as an uninterrupted one would.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.renas.cell import RenasCell
+from falsr_zoo.search.controller import Reinforce
 from falsr_zoo.search.renas_space import OP_NAMES, POSITIONS, MutationAction, RenasSpace
 
 __all__ = ["MutationController", "MutationControllerSettings", "MutationPolicy"]
@@ -144,7 +144,7 @@ class MutationPolicy(nn.Module):
         return torch.stack(chosen, dim=1), log_prob, entropy
 
 
-class MutationController:
+class MutationController(Reinforce):
     """The policy, its optimiser, the reward baseline and the sampling generator.
 
     Args:
@@ -155,14 +155,8 @@ class MutationController:
 
     def __init__(self, space: RenasSpace, seed: int = 0, settings: MutationControllerSettings | None = None) -> None:
         self.space = space
-        self.settings = settings or MutationControllerSettings()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.policy = MutationPolicy(space, self.settings)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.settings.lr)
-        self.generator = torch.Generator().manual_seed(seed + 1)
-        self.baseline: float | None = None
-        self.updates = 0
+        settings = settings or MutationControllerSettings()
+        super().__init__(lambda: MutationPolicy(space, settings), settings, seed)
 
     def _tokens(self, cells: Sequence[RenasCell]) -> torch.Tensor:
         return torch.tensor([self.space.tokens(cell) for cell in cells], dtype=torch.long)
@@ -191,31 +185,6 @@ class MutationController:
         """One policy-gradient step on mutations of ``cells`` and their rewards; returns the loss."""
         if not actions:
             return 0.0
-        reward = torch.tensor(list(rewards), dtype=torch.float32)
-        mean = float(reward.mean())
-        decay = self.settings.baseline_decay
-        self.baseline = mean if self.baseline is None else decay * self.baseline + (1 - decay) * mean
         taken = torch.tensor([list(map(list, action)) for action in actions], dtype=torch.long)
         _, log_prob, entropy = self.policy(self._tokens(cells), actions=taken)
-        loss = -((reward - self.baseline) * log_prob).mean() - self.settings.entropy_weight * entropy.mean()
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        self.updates += 1
-        return float(loss.detach())
-
-    def state_dict(self) -> bytes:
-        """Everything needed to continue, as bytes (``torch.save``; read back with ``weights_only=True``)."""
-        buffer = io.BytesIO()
-        torch.save({"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "generator": self.generator.get_state(), "baseline": self.baseline,
-                    "updates": self.updates}, buffer)
-        return buffer.getvalue()
-
-    def load_state_dict(self, blob: bytes) -> None:
-        """Continue from :meth:`state_dict`'s bytes."""
-        state: dict[str, Any] = torch.load(io.BytesIO(blob), weights_only=True)
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.baseline, self.updates = state["baseline"], int(state["updates"])
+        return self._reinforce(rewards, log_prob, entropy)
