@@ -93,3 +93,12 @@ class BackendUnavailableError(FalsrZooError, RuntimeError):
 
 class ExportError(FalsrZooError, RuntimeError):
     """An export failed: the graph does not match PyTorch, or a graph or engine cannot be built or read."""
+
+
+class RunBusyError(FalsrZooError, RuntimeError):
+    """A search run directory is driven by another live process (its lock names the holder's pid)."""
+
+
+class OutputError(FalsrZooError, OSError):
+    """An output cannot be written (read-only file system, no permission, no space); the message
+    names the target and the reason, and nothing is left behind."""

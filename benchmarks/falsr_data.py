@@ -1,0 +1,382 @@
+"""Real trainings of FALSR genomes: the data of the search benchmark (its step 1).
+
+Every job trains one genome of the paper's space (n = 7) with one fixed short recipe through the
+project's training engine (a resumable run directory per job) and validates it on Set5:
+
+* the recipe: HR patches of 32 from ``../shared/falsr-official/dataset/Set14`` (its official LR
+  images), batch 16, Adam (0.9, 0.999) at a constant 1e-3, L1 on the luma, ``SHORT_STEPS``
+  steps, seed-controlled data order, crops and initialisation; Y-PSNR / SSIM on Set5 as
+  ``falsr eval`` measures them;
+* the genomes (:func:`make_plan`): 200 drawn from the paper's initial distribution (one cell
+  repeated n times; random / dense / no links, one third each), 200 from mutation and crossover
+  chains of those (the regions a search visits), all under ``MAX_MULT_ADDS`` at 480 x 480
+  (rejection sampling: the distribution is the paper's conditioned on the bound), plus FALSR-A,
+  B and C (over the bound: they are references);
+* the seed spread: 10 genomes (spread over the cost range) at seeds 1 and 2 besides seed 0;
+* the fidelity: 24 genomes (spread over the cost range) trained ``LONG_STEPS`` (10x) with a
+  validation every ``SHORT_STEPS`` steps. The learning rate is constant, so the first
+  ``SHORT_STEPS`` steps of a long run are the short run itself (same seed; two "twin" jobs
+  check it): the table holds the value at every multiple, and Kendall tau between any length
+  and the longest is one query.
+
+The plan is written once (``plan``) and committed (``benchmarks/data/falsr_plan.csv``), so the
+jobs stay the same when the search operators change. ``collect`` runs the jobs the results table
+(``benchmarks/data/falsr_results.csv``) does not hold yet, appending one row per validation;
+several collectors share the plan (each claims a job with an exclusive file that names its pid;
+a claim whose process is gone is taken over), a killed collector resumes its job from the
+engine's last checkpoint. ``summary`` prints what the table holds: counts, time per genome, the
+seed-to-seed spread, and Kendall tau of every short length against the long runs.
+
+    python benchmarks/falsr_data.py plan
+    OMP_NUM_THREADS=1 nice -n 19 python benchmarks/falsr_data.py collect &
+    OMP_NUM_THREADS=1 nice -n 19 python benchmarks/falsr_data.py collect --prefer short &
+    python benchmarks/falsr_data.py summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fcntl
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+PLAN = DATA / "falsr_plan.csv"
+RESULTS = DATA / "falsr_results.csv"
+SHARED = HERE.parent.parent / "shared" / "falsr-official" / "dataset"
+
+N_CELLS = 7
+MAX_MULT_ADDS = 60e9  # at 480 x 480: keeps a CPU step short; FALSR-B is 74.5 G, FALSR-C 98 G
+SHORT_STEPS = 300
+LONG_STEPS = 3000
+RECIPE = {"patch_size": 32, "batch_size": 16, "optimizer": "adam", "lr": 1e-3, "schedule": "constant",
+          "loss": "l1", "augment": True}
+PLAN_FIELDS = ["job", "genome", "origin", "seed", "steps", "mult_adds", "params"]
+RESULT_FIELDS = ["job", "genome", "origin", "seed", "steps", "psnr", "ssim", "mult_adds", "params",
+                 "seconds", "cpu_seconds", "threads", "cpu", "host", "finished"]
+
+
+@dataclass(frozen=True)
+class Job:
+    job: str
+    genome: str
+    origin: str
+    seed: int
+    steps: int
+    mult_adds: int
+    params: int
+
+
+# ---------------------------------------------------------------------------------------------
+# the plan
+
+
+def _costs(genome) -> tuple[int, int]:
+    return genome.macs(480, 480), genome.num_params()
+
+
+def _spread(genomes: list, count: int) -> list:
+    """``count`` genomes evenly spaced over the mult-adds order."""
+    ordered = sorted(genomes, key=lambda g: _costs(g))
+    picks = np.linspace(0, len(ordered) - 1, count).round().astype(int)
+    return [ordered[i] for i in picks]
+
+
+def make_plan(seed: int = 2026) -> list[Job]:
+    """The jobs (deterministic in ``seed``); see the module docstring."""
+    from falsr_zoo.search.space import (SearchSpace, crossover, initial_population, random_mutation,
+                                        roulette_mutation)
+    from falsr_zoo.zoo.registry import get_entry
+    from falsr_zoo.families.falsr.genome import parse_genome
+
+    rng = np.random.default_rng(seed)
+    space = SearchSpace(N_CELLS)
+    seen: set[str] = set()
+
+    def keep(genome) -> bool:
+        text = str(genome)
+        if text in seen or genome.macs(480, 480) > MAX_MULT_ADDS:
+            return False
+        seen.add(text)
+        return True
+
+    initial = []
+    while len(initial) < 200:
+        genome = initial_population(space, 1, rng)[0]
+        if keep(genome):
+            initial.append(genome)
+    chains = []
+    while len(chains) < 200:
+        genome = initial[int(rng.integers(len(initial)))]
+        length = int(rng.integers(1, 9))
+        for _ in range(length):
+            operator = rng.choice(["random", "crossover", "rws_mult_adds", "rws_params"], p=[0.35, 0.35, 0.15, 0.15])
+            if operator == "random":
+                genome = random_mutation(space, genome, rng, 0.1)
+            elif operator == "crossover":
+                other = initial[int(rng.integers(len(initial)))]
+                genome = crossover(space, genome, other, rng)[int(rng.integers(2))]
+            else:
+                genome = roulette_mutation(space, genome, rng, operator.removeprefix("rws_"))
+        if keep(genome):
+            chains.append((genome, length))
+
+    jobs: list[Job] = []
+
+    def add(genome, origin: str, seed: int, steps: int) -> None:
+        macs, params = _costs(genome)
+        jobs.append(Job(f"j{len(jobs):04d}", str(genome), origin, seed, steps, macs, params))
+
+    everything = initial + [g for g, _ in chains]
+    long_runs = _spread(everything, 24)
+    seeds = _spread([g for g in everything if g not in long_runs], 10)
+    # order: the fidelity runs first (they decide whether the short recipe is long enough), the
+    # seed repeats early (the noise the surrogate needs), the main sample interleaved
+    for genome in long_runs:
+        add(genome, "initial" if genome in initial else "chain", 0, LONG_STEPS)
+    for genome in (long_runs[0], long_runs[12]):  # twins: a short run equals a long run's first steps
+        add(genome, "twin", 0, SHORT_STEPS)
+    for name in ("FALSR-A", "FALSR-B", "FALSR-C"):
+        add(parse_genome(get_entry(name).genome), f"zoo:{name}", 0, SHORT_STEPS)
+    for genome in seeds:
+        for s in (0, 1, 2):
+            add(genome, "initial" if genome in initial else "chain", s, SHORT_STEPS)
+    rest_initial = [g for g in initial if g not in long_runs and g not in seeds]
+    rest_chains = [(g, n) for g, n in chains if g not in long_runs and g not in seeds]
+    for index in range(max(len(rest_initial), len(rest_chains))):
+        if index < len(rest_initial):
+            add(rest_initial[index], "initial", 0, SHORT_STEPS)
+        if index < len(rest_chains):
+            genome, length = rest_chains[index]
+            add(genome, f"chain:{length}", 0, SHORT_STEPS)
+    return jobs
+
+
+def write_plan(path: Path = PLAN) -> None:
+    if path.exists():
+        sys.exit(f"{path} exists: the plan is fixed once written (delete it to draw a new one)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    jobs = make_plan()
+    tmp = path.with_suffix(".part")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, PLAN_FIELDS)
+        writer.writeheader()
+        for job in jobs:
+            writer.writerow(job.__dict__)
+    os.replace(tmp, path)
+    print(f"{len(jobs)} jobs -> {path}")
+
+
+def read_plan(path: Path = PLAN) -> list[Job]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [Job(r["job"], r["genome"], r["origin"], int(r["seed"]), int(r["steps"]), int(r["mult_adds"]),
+                    int(r["params"])) for r in csv.DictReader(handle)]
+
+
+def read_results(path: Path = RESULTS) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+# ---------------------------------------------------------------------------------------------
+# collection
+
+
+def cpu_kind() -> str:
+    flags = set()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("flags"):
+                flags.update(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        return platform.machine()
+    if "avx512_bf16" in flags:
+        return "avx512-bf16-vnni" if "avx512_vnni" in flags else "avx512-bf16"
+    return "avx2" if "avx2" in flags else platform.machine()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim(claims: Path, job: Job) -> bool:
+    """Claim ``job`` for this process (exclusive create); a claim of a dead process is taken over."""
+    path = claims / job.job
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            if pid and (pid == os.getpid() or _alive(pid)):
+                return pid == os.getpid()
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _append(rows: list[dict], path: Path = RESULTS) -> None:
+    """Append rows under an exclusive lock (several collectors share the table)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", newline="", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0, os.SEEK_END)
+        writer = csv.DictWriter(handle, RESULT_FIELDS)
+        if handle.tell() == 0:
+            writer.writeheader()
+        writer.writerows(rows)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def run_job(job: Job, work: Path, threads: int) -> list[dict]:
+    """Train one job in its resumable run directory; one row per validation."""
+    from falsr_zoo.train import make_config, resume, train
+
+    run_dir = work / job.job
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if (run_dir / "config.json").is_file():
+        result = resume(run_dir, write_model_dir=False)
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        config = make_config("falsr", job.genome, data=str(SHARED / "Set14"), val=str(SHARED / "Set5"),
+                             steps=job.steps, seed=job.seed, cache_dir=str(work / "cache"),
+                             overrides={**RECIPE, "val_every": SHORT_STEPS if job.steps > SHORT_STEPS else 0,
+                                        "checkpoint_every": SHORT_STEPS, "log_every": SHORT_STEPS})
+        result = train(config, run_dir, write_model_dir=False)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    finished = time.strftime("%Y-%m-%dT%H:%M:%S")
+    rows = []
+    for line in result.history:
+        rows.append({"job": job.job, "genome": job.genome, "origin": job.origin, "seed": job.seed,
+                     "steps": int(line["step"]), "psnr": f"{line['psnr']:.4f}", "ssim": f"{line['ssim']:.5f}",
+                     "mult_adds": job.mult_adds, "params": job.params, "seconds": f"{seconds:.1f}",
+                     "cpu_seconds": f"{cpu_seconds:.1f}", "threads": threads, "cpu": cpu_kind(),
+                     "host": socket.gethostname(), "finished": finished})
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return rows
+
+
+def collect(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if not SHARED.is_dir():
+        sys.exit(f"no test sets at {SHARED}: ../shared/falsr-official must lie beside the project")
+    work = Path(args.work)
+    claims = work / "claims"
+    claims.mkdir(parents=True, exist_ok=True)
+    jobs = read_plan()
+    if args.prefer == "short":
+        jobs = [j for j in jobs if j.steps == SHORT_STEPS] + [j for j in jobs if j.steps != SHORT_STEPS]
+    done_count = 0
+    while True:
+        done = {row["job"] for row in read_results()}
+        todo = [job for job in jobs if job.job not in done and _claim(claims, job)]
+        if not todo:
+            break
+        job = todo[0]
+        for other in todo[1:]:  # keep only the one claim we work on
+            (claims / other.job).unlink(missing_ok=True)
+        rows = run_job(job, work, args.threads)
+        _append(rows)
+        (claims / job.job).unlink(missing_ok=True)
+        done_count += 1
+        last = rows[-1]
+        print(f"{job.job} {job.origin} seed {job.seed} {job.steps} steps {job.mult_adds / 1e9:.1f} G: "
+              f"{last['psnr']} dB in {last['seconds']} s ({len(done) + 1}/{len(jobs)} jobs)", flush=True)
+        if args.max_jobs and done_count >= args.max_jobs:
+            break
+
+
+# ---------------------------------------------------------------------------------------------
+# summary
+
+
+def summary(args: argparse.Namespace) -> None:
+    from scipy.stats import kendalltau
+
+    plan, rows = read_plan(), read_results()
+    jobs = {job.job: job for job in plan}
+    final = {row["job"]: row for row in rows if int(row["steps"]) == jobs[row["job"]].steps}
+    short = [row for row in final.values() if int(row["steps"]) == SHORT_STEPS]
+    print(f"plan {len(plan)} jobs; done {len(final)} ({len(short)} short, {len(final) - len(short)} long); "
+          f"{len({r['genome'] for r in rows})} genomes")
+    if short:
+        secs = [float(r["cpu_seconds"]) for r in short]
+        print(f"short run CPU time per genome: median {statistics.median(secs):.0f} s, "
+              f"mean {statistics.mean(secs):.0f} s ({sorted({r['cpu'] for r in short})}, 1 thread each)")
+    # seed spread: genomes with seeds 0, 1, 2 at the short length
+    by_genome: dict[str, dict[int, float]] = {}
+    for row in rows:
+        if int(row["steps"]) == SHORT_STEPS:
+            by_genome.setdefault(row["genome"], {})[int(row["seed"])] = float(row["psnr"])
+    triples = [v for v in by_genome.values() if len(v) >= 3]
+    if triples:
+        stds = [statistics.stdev(v.values()) for v in triples]
+        print(f"seed spread over {len(triples)} genomes x 3 seeds: mean std {statistics.mean(stds):.3f} dB "
+              f"(pooled {np.sqrt(np.mean(np.square(stds))):.3f} dB, max {max(stds):.3f})")
+    # fidelity: each length against the longest, over the long runs done
+    curves: dict[str, dict[int, float]] = {}
+    for row in rows:
+        if jobs[row["job"]].steps == LONG_STEPS:
+            curves.setdefault(row["job"], {})[int(row["steps"])] = float(row["psnr"])
+    complete = [c for c in curves.values() if LONG_STEPS in c]
+    if len(complete) >= 3:
+        final_psnr = [c[LONG_STEPS] for c in complete]
+        for length in sorted({s for c in complete for s in c if s < LONG_STEPS}):
+            values = [c[length] for c in complete]
+            tau = kendalltau(values, final_psnr).statistic
+            print(f"Kendall tau ({length} steps vs {LONG_STEPS}) over {len(complete)} genomes: {tau:.3f}")
+    twins = [(final[j.job], curves[k.job][SHORT_STEPS]) for j in plan for k in plan
+             if j.steps == SHORT_STEPS and k.steps == LONG_STEPS and j.genome == k.genome and j.seed == k.seed
+             and j.job in final and k.job in curves and SHORT_STEPS in curves[k.job]]
+    if twins:
+        gap = max(abs(float(a["psnr"]) - b) for a, b in twins)
+        print(f"short runs vs the first {SHORT_STEPS} steps of a long run: {len(twins)} pairs, max |diff| {gap:.4f} dB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("plan", help="draw the jobs once and write the plan")
+    run = sub.add_parser("collect", help="run the jobs the results table lacks")
+    run.add_argument("--threads", type=int, default=1)
+    run.add_argument("--prefer", choices=["plan", "short"], default="plan",
+                     help="plan order (the long fidelity runs first) or the short runs first")
+    run.add_argument("--work", default=os.path.expanduser("~/.cache/falsr-zoo/bench-falsr-data"),
+                     help="run directories and claims (not committed)")
+    run.add_argument("--max-jobs", type=int, default=0, help="stop after this many jobs (0: all)")
+    sub.add_parser("summary", help="what the table holds")
+    args = parser.parse_args()
+    {"plan": lambda a: write_plan(), "collect": collect, "summary": summary}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
