@@ -17,7 +17,7 @@ from typing import Callable
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from falsr_zoo._files import atomic_write_bytes
+from falsr_zoo._files import atomic_write_bytes, check_writable
 from falsr_zoo.families.table import architecture, get_family
 from falsr_zoo.zoo.model_dir import WEIGHTS_NAME, ModelConfig
 from falsr_zoo.zoo.registry import ModelEntry, format_mult_adds, list_entries
@@ -259,7 +259,12 @@ def render_card(entry: ModelEntry) -> str:
 
 
 def write_cards(directory: str | os.PathLike[str]) -> list[Path]:
-    """Render every zoo entry's card into ``directory``."""
+    """Render every zoo entry's card into ``directory`` (created if needed).
+
+    Raises:
+        OutputError: ``directory`` cannot be written (checked before any card is written).
+    """
+    check_writable(directory, directory=True)
     paths = []
     for entry in list_entries():
         path = Path(directory) / f"{entry.name}.md"

@@ -82,3 +82,63 @@ def test_weights_files_are_written_atomically(tmp_path: Path) -> None:
     with file_size_limit(), pytest.raises(OSError):
         write_safetensors({"w": torch.zeros(4 * LIMIT // 4)}, target, {"genome": "x"})
     assert_untouched(target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs that cannot be written: one error naming the target, nothing left behind
+
+
+def test_a_read_only_folder_is_one_error_naming_the_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a read-only file system removing the temporary file fails too (EROFS, even though it
+    # was never created): that second error must not replace the first, nor name the .part file.
+    import errno
+
+    from falsr_zoo.errors import OutputError
+    from tests.cli.read_only import make_read_only
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    target = folder / "out.bin"
+    target.write_bytes(OLD)
+    make_read_only(monkeypatch, folder, lying_access=True)
+    with pytest.raises(OutputError) as raised:
+        atomic_write_bytes(target, b"new")
+    assert str(raised.value) == f"cannot write {target}: read-only file system"
+    assert raised.value.errno == errno.EROFS and isinstance(raised.value, OSError)
+    monkeypatch.undo()
+    assert_untouched(target)
+
+
+def test_a_parent_that_is_a_file_is_named(tmp_path: Path) -> None:
+    from falsr_zoo.errors import OutputError
+
+    (tmp_path / "file").write_bytes(OLD)
+    target = tmp_path / "file" / "sub" / "out.bin"
+    with pytest.raises(OutputError, match=f"^cannot write {target}: {tmp_path / 'file'} is a file, not a folder$"):
+        atomic_write_bytes(target, b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"] and (tmp_path / "file").read_bytes() == OLD
+
+
+def test_check_writable_finds_what_writing_would_meet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from falsr_zoo._files import check_writable
+    from falsr_zoo.errors import OutputError
+    from tests.cli.read_only import make_read_only
+
+    (tmp_path / "file").write_bytes(OLD)
+    (tmp_path / "ro").mkdir()
+    check_writable(tmp_path / "new" / "deeper" / "out.png")  # missing folders are created by the writers
+    check_writable(tmp_path / "new-run", directory=True)
+    cases = [
+        (tmp_path / "file" / "out.png", False, f"{tmp_path / 'file'} is a file, not a folder"),
+        (tmp_path / "file", True, "it is a file, not a folder"),
+        (tmp_path, False, "it is a folder"),
+        (tmp_path / "ro" / "a" / "out.png", False, "read-only file system"),
+        (tmp_path / "ro" / "run", True, "read-only file system"),
+    ]
+    make_read_only(monkeypatch, tmp_path / "ro")
+    for path, directory, reason in cases:
+        with pytest.raises(OutputError) as raised:
+            check_writable(path, directory=directory)
+        assert str(raised.value) == f"cannot write {path}: {reason}"
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["file", "ro"]  # nothing was created

@@ -21,15 +21,15 @@ import click
 
 from falsr_zoo._plugins import resolve
 from falsr_zoo._version import __version__
-from falsr_zoo.cli.exit_codes import exit_code, one_line
-from falsr_zoo.errors import FalsrZooError
+from falsr_zoo.cli.exit_codes import HANDLED, exit_code, one_line
 from falsr_zoo.runtime.perf import tune_allocator
 
 __all__ = ["COMMANDS", "main"]
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("falsr_zoo.cli.zoo_commands:models_command", "List the zoo."),
-    "info": ("falsr_zoo.cli.zoo_commands:info_command", "Show one zoo entry: genome, costs, weights, metrics."),
+    "info": ("falsr_zoo.cli.zoo_commands:info_command",
+             "Show one model (zoo name, model directory, hf-hub:): genome, costs, weights, metrics."),
     "cards": ("falsr_zoo.cli.zoo_commands:cards_command", "Render the model cards from the registry."),
     "convert": ("falsr_zoo.cli.convert_command:convert_command",
                 "Convert FALSR-*.pb graphs (or release directories) into safetensors."),
@@ -86,7 +86,7 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except FalsrZooError as error:
+        except HANDLED as error:
             if os.environ.get("FALSR_ZOO_DEBUG") == "1":
                 raise
             click.echo(f"Error: {one_line(error)}", err=True)

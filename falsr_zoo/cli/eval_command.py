@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from falsr_zoo.cli.choices import BACKEND_CHOICES, PRECISION_CHOICES, SR_TASK, ModelReference, model_help
+from falsr_zoo.cli.choices import BACKEND_CHOICES, SR_TASK, ModelReference, model_help
+from falsr_zoo.cli.run_options import check_precision, precision_option, threads_option
 from falsr_zoo.families.table import FAMILIES
 
 
@@ -22,30 +23,33 @@ from falsr_zoo.families.table import FAMILIES
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Directory of *_HR/*_LR images.")
 @click.option("--save-images", "save_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write each SR image here as <name>_SR.png.")
-@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32", show_default=True,
-              help="Network body (the colour step and chroma stay fp32): the loss of a precision in one command.")
+@precision_option("Network body (the colour step and chroma stay fp32): the loss of a precision in one command.")
 @click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="torch", show_default=True)
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
+@threads_option()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the model's metrics and bicubic's).")
 def eval_command(name: str | None, genome: str | None, family: str, weights: str | None, data: str,
-                 save_dir: Path | None, precision: str, backend: str, device: str | None, as_json: bool) -> None:
+                 save_dir: Path | None, precision: str, backend: str, device: str | None, threads: int | None,
+                 as_json: bool) -> None:
     """Y-PSNR / SSIM of a model on a test set (2-pixel border, BT.601 Y), beside bicubic upscaling.
 
     The model is a zoo name, a model directory, hf-hub:owner/name, or any --genome with its
     --weights. The bicubic column is MATLAB's imresize of the LR image, the papers' baseline.
     """
-    from falsr_zoo.cli.model_options import load_model
+    from falsr_zoo._files import check_writable
+    from falsr_zoo.cli.model_options import check_sr_model, load_model
+
+    check_precision(precision, backend)
+    if save_dir is not None:
+        check_writable(save_dir, directory=True)
+    if name is not None and genome is None:
+        check_sr_model(name, weights=weights, command="eval")  # a classifier or a typo, before torch loads
     from falsr_zoo.families.table import family_of
+    from falsr_zoo.runtime.threads import set_threads
     from falsr_zoo.sr.evaluate import bicubic_upscale, evaluate
     from falsr_zoo.sr.upscale import Upscaler, upscale_array
 
-    from falsr_zoo.zoo.model_dir import is_model_reference
-    from falsr_zoo.zoo.registry import get_entry
-
-    if name is not None and genome is None and not is_model_reference(name):
-        task = get_entry(name).task  # refuse a classifier before looking for its weights
-        if task != SR_TASK:
-            raise click.UsageError(f"{get_entry(name).name} is an {task} model; falsr eval needs a super-resolution model")
+    set_threads(threads)
     model, zoo_name = load_model(name, genome, family, weights)
     label = zoo_name or name or "genome"
     if family_of(model).task != SR_TASK:

@@ -3,12 +3,16 @@
 Exit statuses of ``falsr`` (documented in the README):
 
 * 0 - success;
-* 1 - the command ran but failed (bad input file, conversion refused, some files failed);
-* 2 - usage error: bad options, unknown model, invalid genome or config (click's own usage errors too);
+* 1 - the command ran but failed (bad input file, conversion refused, some files failed, an output
+  that cannot be written: read-only file system, no permission, a parent that is a file);
+* 2 - usage error: bad options or numbers (``nan``, ``inf``, out of range), unknown model, invalid
+  genome or config (click's own usage errors too);
 * 3 - weights unavailable or failing their sha256 check;
 * 130 - interrupted (SIGINT / SIGTERM); what was written so far is complete (a training run resumes).
 
-Tracebacks are shown only when ``FALSR_ZOO_DEBUG=1``.
+Tracebacks are shown only when ``FALSR_ZOO_DEBUG=1``. An ``OSError`` that no library call turned
+into a domain error (the operating system refused something the library did not foresee) is one
+line too, with exit status 1.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from falsr_zoo.errors import (
     ConfigError,
     FalsrZooError,
     GenomeError,
+    OutputError,
     UnknownFamilyError,
     UnknownModelError,
     WeightsNotFoundError,
@@ -36,7 +41,9 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (ConfigError, EXIT_USAGE),
     (WeightsNotFoundError, EXIT_WEIGHTS),
     (ChecksumError, EXIT_WEIGHTS),
+    (OutputError, EXIT_FAILURE),
     (FalsrZooError, EXIT_FAILURE),
+    (OSError, EXIT_FAILURE),
 ]
 """First matching class wins; order from specific to general."""
 
@@ -46,6 +53,13 @@ def exit_code(error: BaseException) -> int:
     return next((code for cls, code in EXIT_CODES if isinstance(error, cls)), EXIT_FAILURE)
 
 
+HANDLED: tuple[type[BaseException], ...] = (FalsrZooError, OSError)
+"""What the command line reports as one line instead of a traceback."""
+
+
 def one_line(error: BaseException) -> str:
-    """The error as a single line (newlines folded)."""
+    """The error as a single line (newlines folded); a bare ``OSError`` as ``FILE: reason``."""
+    if isinstance(error, OSError) and not isinstance(error, FalsrZooError) and error.strerror:
+        reason = error.strerror[:1].lower() + error.strerror[1:]
+        return " ".join((f"{error.filename}: {reason}" if error.filename else reason).split())
     return " ".join(str(error).split()) or type(error).__name__

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from falsr_zoo.cli.model_options import load_model, model_options
+from falsr_zoo.cli.run_options import threads_option
 
 # The export package's defaults (falsr_zoo.export: EXPORT_OPSET, DEFAULT_MAX_TILE, DEFAULT_MAX_BATCH),
 # repeated so that --help imports no torch; a test checks that they agree.
@@ -32,10 +33,12 @@ _SUFFIX = {"onnx": ".onnx", "tensorrt": ".engine", "spandrel": ".safetensors"}
 @click.option("--max-batch", type=click.IntRange(min=1), help=f"TensorRT: largest batch  [default: {DEFAULT_MAX_BATCH}].")
 @click.option("--no-check", is_flag=True, help="Skip the parity check against PyTorch.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@threads_option("PyTorch (tracing and the parity check)")
 def export_command(name: str | None, genome: str | None, family: str, options: tuple[str, ...], weights: str | None,
                    untrained: bool, fmt: str,
                    output: Path | None, core: bool, input_dtype: str | None, fp16: bool, opset: int,
-                   max_tile: tuple[int, int] | None, max_batch: int | None, no_check: bool, overwrite: bool) -> None:
+                   max_tile: tuple[int, int] | None, max_batch: int | None, no_check: bool, overwrite: bool,
+                   threads: int | None) -> None:
     """Export a zoo model (or any --genome) to ONNX, a TensorRT engine or a spandrel file.
 
     ONNX: by default the end-to-end graph (an RGB image in, the upscaled image out, nothing else
@@ -44,25 +47,30 @@ def export_command(name: str | None, genome: str | None, family: str, options: t
     an engine of the core graph whose profile fits the upscaler's tiles, plus <file>.json.
     spandrel: the RGB-in, RGB-out module's state dict, genome included (FALSR models).
     """
-    from falsr_zoo.export import export_onnx, export_tensorrt
-    from falsr_zoo.export.tensorrt_engine import require_tensorrt
-    from falsr_zoo.spandrel import save_file as save_spandrel_file
+    from falsr_zoo._files import check_writable
 
-    if fmt == "spandrel":
-        if core or input_dtype or fp16 or max_tile or max_batch or opset != EXPORT_OPSET:
-            raise click.UsageError("--format spandrel takes none of --core, --input-dtype, --fp16, --opset, "
-                                   "--max-tile, --max-batch (front ends pick the precision)")
-        model, zoo_name = load_model(name, genome, family, weights, untrained, options)
-        path = save_spandrel_file(model, output or Path(f"{zoo_name or 'model'}.safetensors"), overwrite=overwrite)
-        click.echo(f"wrote {path} (FALSR {model.genome.n_cells} cells, RGB in and out, genome in the state dict; "
-                   "load with falsr_zoo.spandrel.install() then spandrel.ModelLoader().load_from_file)")
-        return
+    if fmt == "spandrel" and (core or input_dtype or fp16 or max_tile or max_batch or opset != EXPORT_OPSET):
+        raise click.UsageError("--format spandrel takes none of --core, --input-dtype, --fp16, --opset, "
+                               "--max-tile, --max-batch (front ends pick the precision)")
     if fmt == "onnx" and (max_tile or max_batch):
         raise click.UsageError("--max-tile and --max-batch apply to --format tensorrt")
     if fmt == "tensorrt" and (core or input_dtype):
         raise click.UsageError("TensorRT engines are always built from the core graph; drop --core / --input-dtype")
     if core and input_dtype:
         raise click.UsageError("--input-dtype applies to the end-to-end graph, not --core")
+    check_writable(output or _default_target(name, fmt))  # the default lies in the current folder too
+    from falsr_zoo.export import export_onnx, export_tensorrt
+    from falsr_zoo.export.tensorrt_engine import require_tensorrt
+    from falsr_zoo.runtime.threads import set_threads
+    from falsr_zoo.spandrel import save_file as save_spandrel_file
+
+    set_threads(threads)
+    if fmt == "spandrel":
+        model, zoo_name = load_model(name, genome, family, weights, untrained, options)
+        path = save_spandrel_file(model, output or Path(f"{zoo_name or 'model'}.safetensors"), overwrite=overwrite)
+        click.echo(f"wrote {path} (FALSR {model.genome.n_cells} cells, RGB in and out, genome in the state dict; "
+                   "load with falsr_zoo.spandrel.install() then spandrel.ModelLoader().load_from_file)")
+        return
     if fmt == "tensorrt":
         require_tensorrt()  # fail before loading anything
     model, zoo_name = load_model(name, genome, family, weights, untrained, options)
@@ -87,3 +95,15 @@ def export_command(name: str | None, genome: str | None, family: str, options: t
     for report in result.parity:
         click.echo(f"  parity {report.summary()}")
 
+
+def _default_target(name: str | None, fmt: str) -> Path:
+    """Where the export goes without ``-o``: ``<zoo name><suffix>`` (``model<suffix>`` for a genome or
+    directory that is no zoo model) in the current folder."""
+    from falsr_zoo.errors import UnknownModelError
+    from falsr_zoo.zoo.registry import get_entry
+
+    try:
+        stem = get_entry(name).name if name else "model"
+    except UnknownModelError:
+        stem = "model"
+    return Path(f"{stem}{_SUFFIX[fmt]}")

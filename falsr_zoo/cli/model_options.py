@@ -13,7 +13,7 @@ from falsr_zoo.zoo.registry import find_by_genome, get_entry
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["load_model", "load_sr_model", "model_options", "parse_options"]
+__all__ = ["check_sr_model", "load_model", "model_options", "parse_options"]
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -104,24 +104,31 @@ def load_model(name: str | None, genome: str | None, family: str, weights: str |
     return model, entry.name if entry else None
 
 
-def load_sr_model(name: str, revision: str | None = None, weights: str | None = None, offline: bool | None = None,
-                  command: str = "upscale") -> nn.Module:
-    """The super-resolution module ``--model`` names (zoo name, directory or hf-hub: reference)."""
-    from falsr_zoo.api import load
-    from falsr_zoo.families.table import family_of
+def check_sr_model(name: str, revision: str | None = None, weights: str | None = None, offline: bool | None = None,
+                   command: str = "upscale") -> tuple[str, Any]:
+    """Check the super-resolution model ``--model`` names without loading torch or weights.
+
+    Returns:
+        Its label (the zoo name, or the reference as given) and its architecture (a FALSR
+        :class:`~falsr_zoo.families.falsr.genome.Genome`).
+
+    Raises:
+        click.UsageError: ``--weights`` or ``--revision`` where they do not apply, or a model of another task.
+        UnknownModelError: an unknown zoo name; WeightsNotFoundError, ModelDirError: a missing or
+            malformed model directory.
+    """
+    from falsr_zoo.api import model_info
     from falsr_zoo.zoo.model_dir import is_model_reference
 
     if is_model_reference(name):
         if weights:
             raise click.UsageError("--weights applies to zoo models; a model directory carries its weights")
-        model = load(name, revision=revision, offline=offline)
-        task, label = family_of(model).task, name
+        info, label = model_info(name, revision=revision, offline=offline), name
     else:
         if revision:
             raise click.UsageError("--revision applies to hf-hub: models")
-        entry = get_entry(name)
-        task, label = entry.task, entry.name
-        model = None
-    if task != SR_TASK:
-        raise click.UsageError(f"{label} is an {task} model; falsr {command} needs a super-resolution model")
-    return model if model is not None else load(name, weights=weights, offline=offline)
+        info = model_info(name)
+        label = info["name"]
+    if info["task"] != SR_TASK:
+        raise click.UsageError(f"{label} is an {info['task']} model; falsr {command} needs a super-resolution model")
+    return label, get_family(info["family"]).architecture(info["genome"], info["options"])

@@ -1,23 +1,34 @@
-"""``falsr train``: train or fine-tune any FALSR genome or RENAS cell; ``falsr train --resume DIR``."""
+"""``falsr train``: train or fine-tune any FALSR genome or RENAS cell; ``falsr train --resume DIR``.
+
+The training engine (torch) loads when a run starts, after the run directory is known to be
+writable; ``--help`` and ``--list-keys`` load no torch at all.
+"""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import click
 
-from falsr_zoo.cli.exit_codes import EXIT_INTERRUPTED
+import falsr_zoo
 from falsr_zoo.cli.choices import ModelReference
+from falsr_zoo.cli.exit_codes import EXIT_INTERRUPTED
 from falsr_zoo.cli.model_options import parse_options
+from falsr_zoo.cli.run_options import FiniteFloatRange, threads_option
 from falsr_zoo.families.table import FAMILIES
 from falsr_zoo.zoo.registry import get_entry
 
-if TYPE_CHECKING:  # the training engine (torch) loads when a run starts, not for --help
+if TYPE_CHECKING:
     from falsr_zoo.train import TrainResult
     from falsr_zoo.train.engine import Progress
+
+_RECIPES = "falsr_zoo.train.recipes"
 
 _DIR = click.Path(exists=True, file_okay=False)
 
@@ -32,15 +43,48 @@ def _family_of(model: str, family: str | None) -> str:
     return entry.family
 
 
+def _recipes() -> ModuleType:
+    """:mod:`falsr_zoo.train.recipes`, without running ``falsr_zoo/train/__init__.py``.
+
+    The package's ``__init__`` imports the training engine, hence torch (3 s); the recipes
+    module itself needs only the standard library and :mod:`falsr_zoo.errors`, so ``--list-keys``
+    loads its file under a private name (the process exits right after). Once the package is
+    imported anyway, the real module is used.
+    """
+    if "falsr_zoo.train" in sys.modules:
+        return importlib.import_module(_RECIPES)
+    name = "_falsr_zoo_train_recipes"
+    if name not in sys.modules:
+        path = Path(falsr_zoo.__file__).parent / "train" / "recipes.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is made
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _check_numbers(overrides: tuple[str, ...]) -> None:
+    """Refuse ``--set KEY=nan`` / ``inf``: every number of a training config is finite (the config's own
+    checks compare, and ``nan`` passes comparisons)."""
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise click.UsageError(f"--set {item}: {key.strip()} takes a finite number")
+
+
 class _Bar:
-    """A progress bar on stderr with loss, the last validation and ETA (rank 0 only)."""
+    """A progress bar on stderr with loss, the last validation and ETA (rank 0 only); it also
+    notes the step this invocation started from."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet or int(os.environ.get("RANK", "0")) != 0
         self.bar = None
         self.text = ""
+        self.start: int | None = None
 
     def __call__(self, progress: Progress) -> None:
+        if self.start is None:
+            self.start = progress.step - 1  # called after every step: the first call follows step start + 1
         if self.quiet:
             return
         if self.bar is None:
@@ -62,11 +106,18 @@ class _Bar:
             self.bar.__exit__(None, None, None)
 
 
-def _report(result: TrainResult) -> None:
+def _report(result: TrainResult, start: int | None) -> None:
+    """What this invocation did: the steps it trained (a resumed run starts past 0), then the metrics."""
     if int(os.environ.get("RANK", "0")) != 0:
         return
     wait = 100 * result.data_wait_s / result.seconds if result.seconds else 0.0
-    click.echo(f"trained {result.steps} steps ({result.seconds:.1f} s this session, {wait:.1f} % waiting on data)")
+    if start is None:
+        click.echo(f"nothing to train: the run was complete at step {result.steps}")
+    elif start:
+        click.echo(f"trained {result.steps - start} steps, {start + 1}-{result.steps} ({result.seconds:.1f} s this "
+                   f"session, {wait:.1f} % waiting on data)")
+    else:
+        click.echo(f"trained {result.steps} steps ({result.seconds:.1f} s, {wait:.1f} % waiting on data)")
     if result.metrics:
         click.echo("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
     if result.model_dir is not None:
@@ -85,43 +136,53 @@ def _report(result: TrainResult) -> None:
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="New run directory.")
 @click.option("--recipe", default="incomplete", show_default=True, help="incomplete or full (see --list-keys).")
 @click.option("--steps", type=click.IntRange(min=1), help="Optimisation steps.")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Passes over the training images.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--epochs", type=FiniteFloatRange(min=0, min_open=True), help="Passes over the training images.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--init", type=ModelReference(), help="Start from a zoo model's weights or a model directory (fine-tuning).")
 @click.option("--device", help="cpu, cuda, cuda:1 [default: CUDA when available].")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any recipe value, repeatable.")
 @click.option("--resume", "resume_dir", type=_DIR, help="Continue the run in this directory.")
 @click.option("--list-keys", is_flag=True, help="Print the settable keys of the family and exit.")
+@threads_option("PyTorch in this process (data loader workers use one each)")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train_command(model: str | None, family: str | None, options: tuple[str, ...], data: str | None,
                   data_lr: str | None, val: str | None, run_dir: Path | None, recipe: str, steps: int | None,
                   epochs: float | None, seed: int, init: str | None, device: str | None, overrides: tuple[str, ...],
-                  resume_dir: str | None, list_keys: bool, quiet: bool) -> None:
+                  resume_dir: str | None, list_keys: bool, threads: int | None, quiet: bool) -> None:
     """Train MODEL (a zoo name or a genome string) on --data, into --run-dir.
 
     The run directory ends with model/, a model directory that load(), falsr upscale --model and
     falsr eval --model accept. A run killed at any point continues with falsr train --resume DIR.
     Works under torchrun (DistributedDataParallel).
     """
-    from falsr_zoo.train import TrainConfig, TrainingInterrupted, make_config, resume, train
-
     if list_keys:
         chosen = _family_of(model, family) if model else (family or "falsr")
-        for key, text in TrainConfig.keys(chosen).items():
+        for key, text in _recipes().TrainConfig.keys(chosen).items():
             if key not in ("family", "model", "options", "recipe"):
                 click.echo(f"{key:<17} {text}")
         return
+    from falsr_zoo._files import check_writable
+
+    _check_numbers(overrides)
+    if resume_dir is not None:
+        if any((model, data, data_lr, val, run_dir, steps, epochs, init, options, overrides)):
+            raise click.UsageError("--resume takes the run's own settings; give only --device, --threads (and -q)")
+        check_writable(resume_dir, directory=True)
+    else:
+        if not model or not data or run_dir is None:
+            raise click.UsageError("give MODEL, --data and --run-dir (or --resume DIR)")
+        if steps and epochs:
+            raise click.UsageError("--steps and --epochs exclude each other")
+        check_writable(run_dir, directory=True)
+    from falsr_zoo.runtime.threads import set_threads
+    from falsr_zoo.train import TrainingInterrupted, make_config, resume, train
+
+    set_threads(threads)
     bar = _Bar(quiet)
     try:
         if resume_dir is not None:
-            if any((model, data, data_lr, val, run_dir, steps, epochs, init, options, overrides)):
-                raise click.UsageError("--resume takes the run's own settings; give only --device (and -q)")
             result = resume(resume_dir, progress=bar, overrides={"device": device} if device else None)
         else:
-            if not model or not data or run_dir is None:
-                raise click.UsageError("give MODEL, --data and --run-dir (or --resume DIR)")
-            if steps and epochs:
-                raise click.UsageError("--steps and --epochs exclude each other")
             chosen = _family_of(model, family)
             values = {"data": data, "data_lr": data_lr, "val": val, "seed": seed, "init": init, "device": device}
             if options:
@@ -137,4 +198,4 @@ def train_command(model: str | None, family: str | None, options: tuple[str, ...
         click.echo(f"interrupted: {stopped}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     bar.close()
-    _report(result)
+    _report(result, bar.start)

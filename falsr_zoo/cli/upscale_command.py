@@ -1,7 +1,9 @@
 """``falsr upscale``: files, folders and globs in; ``<name>_x2.<ext>`` out (or ``--suffix``, ``--ext``).
 
 Torch and the upscaler load inside the command, so ``falsr upscale --help`` and completing its
-options stay light.
+options stay light; and only after everything that can be checked without them (inputs, model
+name, task and tile, writable outputs), so that a mistake is reported at once, not after seconds
+of loading.
 """
 
 from __future__ import annotations
@@ -15,13 +17,29 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from falsr_zoo.cli.choices import BACKEND_CHOICES, EXTENSIONS, PRECISION_CHOICES, SR_TASK, ModelReference, model_help
+from falsr_zoo.cli.choices import BACKEND_CHOICES, EXTENSIONS, SR_TASK, ModelReference, model_help
 from falsr_zoo.cli.exit_codes import EXIT_FAILURE, EXIT_INTERRUPTED
-from falsr_zoo.cli.model_options import load_sr_model
-from falsr_zoo.sr.runner import collect_inputs, plan_jobs, run_jobs, suffix_for
+from falsr_zoo.cli.model_options import check_sr_model
+from falsr_zoo.cli.run_options import (
+    FiniteFloatRange,
+    check_precision,
+    check_tile,
+    precision_option,
+    threads_option,
+    tile_option,
+)
+from falsr_zoo.sr.runner import (
+    RunReport,
+    check_targets,
+    collect_inputs,
+    plan_jobs,
+    run_jobs,
+    suffix_for,
+    unreadable_inputs,
+)
 
 if TYPE_CHECKING:
-    from falsr_zoo.sr.runner import Job, RunReport
+    from falsr_zoo.sr.runner import Job
     from falsr_zoo.sr.upscale import Upscaler
 
 
@@ -68,7 +86,7 @@ def _print_report(report: RunReport, jobs: list[Job], missing: list, refused: li
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output file (one input) or folder (mirrors scanned sub-folders).")
 @click.option("-r", "--recursive", is_flag=True, help="Scan folders (and ** globs) recursively.")
-@click.option("--outscale", type=click.FloatRange(1.0, 16.0, min_open=True), default=2.0, show_default=True,
+@click.option("--outscale", type=FiniteFloatRange(1.0, 16.0, min_open=True), default=2.0, show_default=True,
               help="Final scale: x2 network passes, then a Lanczos resize for non-powers of two.")
 @click.option("--ext", type=click.Choice(EXTENSIONS), default="auto", show_default=True,
               help="Output format; auto: the input's where it can be written (else png).")
@@ -81,12 +99,11 @@ def _print_report(report: RunReport, jobs: list[Job], missing: list, refused: li
 @click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="torch", show_default=True,
               help="Inference engine (onnxruntime: the onnx extra; tensorrt: an NVIDIA GPU).")
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
-@click.option("--tile", type=click.IntRange(min=1), help="Tile side in LR pixels (default: from the memory budget).")
-@click.option("--memory-budget", "memory_budget_mb", type=click.FloatRange(min=16), help="Activation memory budget, MB.")
+@tile_option()
+@click.option("--memory-budget", "memory_budget_mb", type=FiniteFloatRange(min=16), help="Activation memory budget, MB.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True, help="Tiles per network call.")
-@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32", show_default=True,
-              help="Network body; the colour step and chroma stay fp32 (onnxruntime / tensorrt: fp32 or fp16).")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch (default: one per core).")
+@precision_option("Network body; the colour step and chroma stay fp32 (onnxruntime / tensorrt: fp32 or fp16).")
+@threads_option()
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), help="Explicit safetensors file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def upscale_command(inputs: tuple[str, ...], name: str, revision: str | None, offline: bool,
@@ -103,6 +120,7 @@ def upscale_command(inputs: tuple[str, ...], name: str, revision: str | None, of
     """
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite exclude each other")
+    check_precision(precision, backend)
     suffix = suffix_for(outscale) if suffix is None else suffix
     if output is not None and output.suffix and not output.is_dir() and ext != "auto" \
             and output.suffix.lower() not in _SUFFIXES[ext]:
@@ -110,14 +128,21 @@ def upscale_command(inputs: tuple[str, ...], name: str, revision: str | None, of
     found, missing = collect_inputs(inputs, recursive=recursive, suffix=suffix)
     if output is not None and len(found) > 1 and output.suffix and not output.is_dir():
         raise click.UsageError(f"-o {output} looks like a file, but there are {len(found)} inputs")
+    label, genome = check_sr_model(name, revision, weights, offline or None)
+    check_tile(tile, genome.receptive_radius(), label)
     jobs, refused = plan_jobs(found, output, suffix, ext)
-    import torch
-
+    jobs, unwritable = check_targets(jobs, skip_existing=skip_existing)
+    refused += unwritable
+    unreadable = unreadable_inputs(jobs, until_readable=True)
+    if len(unreadable) == len(jobs):  # nothing to compute: report it without loading torch and the model
+        _print_report(RunReport(failed=unreadable), jobs, missing, refused, as_json)
+        sys.exit(EXIT_FAILURE)
+    from falsr_zoo.api import load
+    from falsr_zoo.runtime.threads import set_threads
     from falsr_zoo.sr.upscale import Upscaler
 
-    model = load_sr_model(name, revision, weights, offline or None)
-    if threads:
-        torch.set_num_threads(threads)
+    set_threads(threads)
+    model = load(name, weights=weights, revision=revision, offline=offline or None)
     upscaler = Upscaler(model, backend=backend, device=device, tile=tile, memory_budget_mb=memory_budget_mb,
                         batch_size=batch_size, precision=precision)
     signal.signal(signal.SIGTERM, _interrupt)

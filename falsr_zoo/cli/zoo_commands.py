@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any, Mapping
 
 import click
 
 from falsr_zoo.cli.choices import ModelReference
-from falsr_zoo.families.table import architecture
+from falsr_zoo.families.table import architecture, get_family
 from falsr_zoo.zoo.registry import ModelEntry, entry_info, format_mult_adds, get_entry, list_entries
 
 
@@ -36,11 +37,19 @@ def models_command(as_json: bool) -> None:
 
 
 @click.command("info")
-@click.argument("name", type=ModelReference(directories=False))
+@click.argument("name", type=ModelReference())
 @click.option("--size", nargs=2, type=click.IntRange(min=1), metavar="H W", help="Input size for the costs.")
+@click.option("--revision", help="Commit, tag or branch of an hf-hub: model.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def info_command(name: str, size: tuple[int, int] | None, as_json: bool) -> None:
-    """Show one zoo entry: genome, costs, weights, metrics."""
+def info_command(name: str, size: tuple[int, int] | None, revision: str | None, as_json: bool) -> None:
+    """Show one model: a zoo entry, a model directory or hf-hub:owner/name (genome, costs, weights, metrics)."""
+    from falsr_zoo.zoo.model_dir import is_model_reference
+
+    if is_model_reference(name):
+        _directory_info(name, size, revision, as_json)
+        return
+    if revision:
+        raise click.UsageError("--revision applies to hf-hub: models")
     entry = get_entry(name)
     info = entry_info(entry.name)
     spec = architecture(entry)
@@ -58,7 +67,7 @@ def info_command(name: str, size: tuple[int, int] | None, as_json: bool) -> None
         f"mult-adds   {format_mult_adds(macs)} at {h}x{w}",
         "genome:",
         *("  " + part for part in spec.to_string("\n").splitlines()),
-        *_options_lines(entry),
+        *_options_lines(entry.options, entry.preprocessing),
     ]
     if entry.weights:
         lines += _weights_lines(entry)
@@ -68,6 +77,35 @@ def info_command(name: str, size: tuple[int, int] | None, as_json: bool) -> None
         ours = entry.reproduced_metrics.get(dataset, {})
         shown = ", ".join(f"{k} {v}" + (f" (ours {ours[k]})" if k in ours else "") for k, v in metrics.items())
         lines.append(f"{dataset:<11} {shown}")
+    click.echo("\n".join(lines))
+
+
+def _directory_info(name: str, size: tuple[int, int] | None, revision: str | None, as_json: bool) -> None:
+    """``falsr info DIR``: the model directory's config, costs and checked weights."""
+    from falsr_zoo.api import model_info
+
+    info = model_info(name, revision=revision)
+    spec = get_family(info["family"]).architecture(info["genome"], info["options"])
+    if size:
+        info["costs_at_size"] = {"size": list(size), "mult_adds": spec.macs(*size)}
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    where = "" if info["directory"] == info["name"] else f" {info['directory']}"
+    scale = f", x{info['scale']}" if info["scale"] else ""
+    lines = [f"{info['name']}: model directory{where}",
+             f"task        {info['task']}{scale} ({info['family']} family)",
+             f"parameters  {info['num_params']:,}"]
+    h, w = size or info["reference_size"] or (None, None)
+    if h is not None:
+        lines.append(f"mult-adds   {format_mult_adds(spec.macs(h, w))} at {h}x{w}")
+    lines += ["genome:", *("  " + part for part in spec.to_string("\n").splitlines())]
+    lines += _options_lines(info["options"], {})
+    digest = info["weights"]["sha256"]
+    lines += [f"weights     {info['weights']['path']}",
+              f"sha256      {digest} (checked against config.json)" if digest else "sha256      not recorded"]
+    for dataset, metrics in info["metrics"].items():
+        lines.append(f"{dataset:<11} " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
     click.echo("\n".join(lines))
 
 
@@ -81,12 +119,12 @@ def _weights_lines(entry: ModelEntry) -> list[str]:
     return [*lines, f"sha256      {spec.sha256} (stored file)"]
 
 
-def _options_lines(entry: ModelEntry) -> list[str]:
+def _options_lines(options: Mapping[str, Any], preprocessing: Mapping[str, Any]) -> list[str]:
     lines = []
-    if entry.options:
-        lines.append("options     " + " ".join(f"{k}={v}" for k, v in entry.options.items()))
-    if entry.preprocessing:
-        steps = entry.preprocessing
+    if options:
+        lines.append("options     " + " ".join(f"{k}={v}" for k, v in options.items()))
+    if preprocessing:
+        steps = preprocessing
         numbers = lambda values: ",".join(f"{v:.4f}" for v in values)  # noqa: E731
         lines.append(f"preprocess  resize {steps['resize']}, crop {steps['crop']}, "
                      f"mean {numbers(steps['mean'])}, std {numbers(steps['std'])}")

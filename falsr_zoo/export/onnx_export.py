@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from falsr_zoo._files import atomic_write_bytes
+from falsr_zoo._files import atomic_write_bytes, check_writable
 from falsr_zoo._optional import require
 from falsr_zoo._version import __version__
 from falsr_zoo.errors import ExportError, OutputExistsError
@@ -306,6 +306,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike[str], *, form: str | N
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        OutputError: ``path`` cannot be written (checked first; nothing is left behind).
         ExportError: tracing, ``onnx.checker`` or the parity check failed.
         MissingDependencyError: without the ``onnx`` extra.
 
@@ -317,6 +318,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike[str], *, form: str | N
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists; pass --overwrite (overwrite=True) to replace it")
+    check_writable(path)  # before minutes of tracing and checking
     row = export_row(model)
     graph_form, dtype = _resolve(row, form, input_dtype)
     core = core_graph(model, precision=precision, opset=opset, row=row)

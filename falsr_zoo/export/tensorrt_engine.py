@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from falsr_zoo._files import atomic_write_bytes
+from falsr_zoo._files import atomic_write_bytes, check_writable, discard
 from falsr_zoo._optional import require
 from falsr_zoo.errors import BackendUnavailableError, ExportError, ImageError, OutputExistsError
 from falsr_zoo.export.onnx_export import EXPORT_OPSET, PARITY_SEED, _reference_module, export_row, onnx_graph
@@ -361,6 +361,7 @@ def export_tensorrt(model: nn.Module, path: str | os.PathLike[str], *, precision
 
     Raises:
         OutputExistsError: the engine or its metadata exists and ``overwrite`` is false.
+        OutputError: either file cannot be written (checked first; nothing is left behind).
         MissingDependencyError, BackendUnavailableError: no TensorRT or no CUDA GPU.
         ExportError: the build or the parity check failed.
     """
@@ -368,6 +369,7 @@ def export_tensorrt(model: nn.Module, path: str | os.PathLike[str], *, precision
     for target in (path, meta):
         if target.exists() and not overwrite:
             raise OutputExistsError(f"{target} exists; pass --overwrite (overwrite=True) to replace it")
+        check_writable(target)
     require_tensorrt()
     family = export_row(model)
     profile = EngineProfile(max_batch=max_batch, max_height=max_tile[0], max_width=max_tile[1],
@@ -382,7 +384,11 @@ def export_tensorrt(model: nn.Module, path: str | os.PathLike[str], *, precision
             raise ExportError(f"the engine does not match PyTorch, not written: {report.summary()}")
         parity = (report,)
     atomic_write_bytes(path, engine)
-    atomic_write_bytes(meta, (json.dumps(info.to_json(), indent=2) + "\n").encode())
+    try:
+        atomic_write_bytes(meta, (json.dumps(info.to_json(), indent=2) + "\n").encode())
+    except BaseException:
+        discard(path)  # an engine without its sidecar cannot be loaded: leave neither
+        raise
     return TensorRTExport(path=path, sidecar=meta, info=info, parity=parity, num_bytes=len(engine))
 
 

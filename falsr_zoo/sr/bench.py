@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+import torch
 from torch import nn
 
 from falsr_zoo.sr.upscale import Upscaler
@@ -49,6 +50,9 @@ class BenchResult:
         times_s: Wall time of each timed run, in seconds.
         peak_rss_mb: Peak resident set size during the timed runs, in MiB.
         peak_rss_scope: ``"timed runs"``, or ``"process"`` where the peak could not be reset.
+        precision: The network body's precision.
+        tile: The fixed tile side, or ``None`` for tiles sized from the memory budget.
+        threads: PyTorch's intra-op CPU threads during the runs.
     """
 
     model: str
@@ -58,6 +62,9 @@ class BenchResult:
     times_s: tuple[float, ...]
     peak_rss_mb: float
     peak_rss_scope: str = "timed runs"
+    precision: str = "fp32"
+    tile: int | None = None
+    threads: int = 1
 
     @property
     def median_s(self) -> float:
@@ -71,7 +78,8 @@ class BenchResult:
         return height * width * self.scale**2 / 1e6 / self.median_s
 
     def to_json(self) -> dict[str, Any]:
-        """``{"model", "backend", "size", "median_s", "mp_per_s", "peak_rss_mb"}`` (what ``--json`` prints)."""
+        """``{"model", "backend", "size", "median_s", "mp_per_s", "peak_rss_mb", "precision", "tile",
+        "threads"}`` (what ``--json`` prints)."""
         return {
             "model": self.model,
             "backend": self.backend,
@@ -79,11 +87,14 @@ class BenchResult:
             "median_s": self.median_s,
             "mp_per_s": self.mp_per_s,
             "peak_rss_mb": self.peak_rss_mb,
+            "precision": self.precision,
+            "tile": self.tile,
+            "threads": self.threads,
         }
 
 
 def benchmark(model: nn.Module, size: tuple[int, int], *, backend: str = "torch", name: str | None = None,
-              repeats: int = 10, warmup: int = 2, seed: int = 0,
+              repeats: int = 10, warmup: int = 2, seed: int = 0, precision: str = "fp32", tile: int | None = None,
               backend_options: Mapping[str, Any] | None = None) -> BenchResult:
     """Time the whole upscale of a random ``size`` uint8 image with ``backend``.
 
@@ -96,6 +107,8 @@ def benchmark(model: nn.Module, size: tuple[int, int], *, backend: str = "torch"
         repeats: Timed runs (at least 1).
         warmup: Untimed runs before them.
         seed: Seed of the random image (content does not change the timings of these networks).
+        precision: The network body's precision (``Upscaler(precision=...)``).
+        tile: A fixed tile side (``Upscaler(tile=...)``); default: sized from the memory budget.
         backend_options: Keyword arguments of the backend factory.
 
     Returns:
@@ -112,7 +125,7 @@ def benchmark(model: nn.Module, size: tuple[int, int], *, backend: str = "torch"
     height, width = size
     if repeats < 1 or warmup < 0 or height < 1 or width < 1:
         raise ValueError(f"need repeats >= 1, warmup >= 0 and a non-empty size; got {repeats}, {warmup}, {size}")
-    upscaler = Upscaler(model, backend=backend, backend_options=backend_options)
+    upscaler = Upscaler(model, backend=backend, precision=precision, tile=tile, backend_options=backend_options)
     image = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
     for _ in range(warmup):
         upscaler.upscale_pixels(image)
@@ -124,7 +137,7 @@ def benchmark(model: nn.Module, size: tuple[int, int], *, backend: str = "torch"
         times.append(time.perf_counter() - start)
     result = BenchResult(model=name or type(model).__name__, backend=backend, size=(height, width),
                          scale=upscaler.scale, times_s=tuple(times), peak_rss_mb=_peak_rss_mb(scope),
-                         peak_rss_scope=scope)
+                         peak_rss_scope=scope, precision=precision, tile=tile, threads=torch.get_num_threads())
     logger.info("%s on %s at %dx%d: median %.4f s", result.model, backend, height, width, result.median_s)
     return result
 

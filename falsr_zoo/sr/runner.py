@@ -22,18 +22,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from falsr_zoo.errors import FalsrZooError, ImageError, OutputExistsError
+from PIL import Image
+
+from falsr_zoo._files import check_writable
+from falsr_zoo.errors import FalsrZooError, ImageError, OutputError, OutputExistsError
 from falsr_zoo.imageio import (
     Picture,
     output_path,
     output_suffix,
     read_picture,
     readable_suffixes,
+    register_format_plugins,
     stale_partials,
     write_picture,
 )
 
-__all__ = ["Job", "RunReport", "collect_inputs", "plan_jobs", "run_jobs", "suffix_for"]
+__all__ = ["Job", "RunReport", "check_targets", "collect_inputs", "plan_jobs", "run_jobs",
+           "suffix_for", "unreadable_inputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +193,62 @@ def plan_jobs(inputs: Sequence[tuple[Path, Path | None]], output: Path | None, s
             taken[key] = source
             jobs.append(Job(source, target))
     return jobs, refused
+
+
+def check_targets(jobs: Sequence[Job], *, skip_existing: bool = False) -> tuple[list[Job], list[tuple[Path, str]]]:
+    """Refuse, before any work, the jobs whose output cannot be written (read-only file system, no
+    permission, a file where a folder is needed).
+
+    Returns:
+        The jobs that can run, and ``(source, one-line reason naming the target)`` for the others.
+        A job that ``skip_existing`` leaves alone writes nothing and is kept.
+    """
+    kept, refused = [], []
+    for job in jobs:
+        try:
+            if not (skip_existing and job.target.exists()):
+                check_writable(job.target)
+        except OutputError as error:
+            refused.append((job.source, str(error)))
+        else:
+            kept.append(job)
+    return kept, refused
+
+
+def unreadable_inputs(jobs: Sequence[Job], *, until_readable: bool = False) -> list[tuple[Path, str]]:
+    """The jobs whose input is not an image, found by reading each file's header only (no pixels
+    decoded), with the message :func:`~falsr_zoo.imageio.read_picture` gives for it.
+
+    Args:
+        jobs: From :func:`plan_jobs`.
+        until_readable: Stop at the first input that opens: enough to know whether a run has
+            anything to do (a command can then report a run of only unreadable files before it
+            loads a model), without a pass over every header of a large folder.
+
+    Returns:
+        ``(source, one-line reason)`` in job order.
+    """
+    register_format_plugins()
+    failures = []
+    for job in jobs:
+        if not _opens(job.source):
+            try:
+                read_picture(job.source)  # fails the same way, with the message (and plugin hint) a run gives
+            except ImageError as err:
+                failures.append((job.source, " ".join(str(err).split())))
+                continue
+        if until_readable:
+            break
+    return failures
+
+
+def _opens(path: Path) -> bool:
+    """Whether Pillow recognises ``path`` as an image from its header."""
+    try:
+        with Image.open(path):
+            return True
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False
 
 
 def run_jobs(

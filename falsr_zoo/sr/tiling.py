@@ -16,11 +16,31 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Iterator
 
-__all__ = ["Tile", "plan_tiles", "tile_side_for_budget", "batches"]
+__all__ = ["Tile", "batches", "plan_tiles", "smallest_tile", "tile_margin", "tile_overhead", "tile_side_for_budget"]
 
 CHROMA_MARGIN = 3
 """LR pixels the bicubic x2 chroma of one output pixel reaches (PIL and MATLAB kernels: 2, plus one)."""
 MIN_TILE = 8
+
+
+def tile_margin(receptive_radius: int) -> int:
+    """The overlap of tiles for a network of ``receptive_radius``: enough for the network and the chroma."""
+    return max(receptive_radius, CHROMA_MARGIN)
+
+
+def tile_overhead(tile: int, margin: int) -> float:
+    """Pixels an interior tile of core side ``tile`` computes per pixel it keeps: ``((tile + 2 margin) / tile)^2``."""
+    return ((tile + 2 * margin) / tile) ** 2
+
+
+def smallest_tile(margin: int) -> int:
+    """The smallest core side worth asking for: the margin itself, where a tile computes 9x its core.
+
+    Below it the overlap dominates quickly (``--tile 1`` with FALSR-B's 27-pixel margin computes
+    every kept pixel 3,025 times: 12 minutes for a 176x144 image). The library takes any side (the
+    tests check tiny tiles on purpose); command lines refuse sides below this one.
+    """
+    return margin
 
 
 @dataclass(frozen=True)

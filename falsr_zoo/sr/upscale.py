@@ -48,7 +48,7 @@ from falsr_zoo.families.table import family_of
 from falsr_zoo.imageio import ImageLike, Picture
 from falsr_zoo.runtime.backends import Backend, TorchBackend, create_backend
 from falsr_zoo.runtime.perf import prepare_for, release_memory
-from falsr_zoo.sr.tiling import CHROMA_MARGIN, Box, Tile, batches, plan_tiles, tile_side_for_budget
+from falsr_zoo.sr.tiling import Box, Tile, batches, plan_tiles, tile_margin, tile_side_for_budget
 
 __all__ = ["PRECISIONS", "Progress", "Upscaler", "upscale_array", "upscale_image"]
 
@@ -64,6 +64,9 @@ DEFAULT_CPU_BUDGET_MB = 1536
 IMAGE_BUFFER_FACTOR = 16
 """Bytes kept per LR sample by image buffers (decoded input, HR output, encoder copies), conservatively."""
 CUDA_BUDGET_FRACTION = 0.6
+FP16_ON_CPU = "fp16 on the CPU is about 10x slower than fp32 (few float16 CPU kernels); bf16 or fp32 run faster there"
+"""Warned by each upscaler made for fp16 on the CPU: a loss of speed, not a gain (FALSR-C at 176x144 on a
+2-core CPU with AVX-512 BF16: fp32 0.8 s, bf16 1.3 s, fp16 8.5 s)."""
 NEUTRAL_CHROMA = np.float32(128 / 255 - 0.5)
 """PbPr that the colour step maps to R = G = B = Y (Cb = Cr = 128): the grey path."""
 
@@ -230,9 +233,11 @@ class Upscaler:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.precision = precision
+        if precision == "fp16" and backend == "torch" and self.device.type == "cpu":
+            logger.warning(FP16_ON_CPU)
         self.scale = int(module.scale)
         self.genome = module.genome
-        self.margin = max(self.genome.receptive_radius(), CHROMA_MARGIN)
+        self.margin = tile_margin(self.genome.receptive_radius())
         self.batch_size = batch_size
         module = module.eval().to(self.device)
         for body in module.children():  # the colour step's constants (the module's own buffers) stay float32

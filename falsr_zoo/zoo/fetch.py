@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from falsr_zoo._files import temporary_sibling
+from falsr_zoo._files import discard, temporary_sibling
 from falsr_zoo._version import __version__
 from falsr_zoo.errors import ChecksumError, DownloadError
 
@@ -57,7 +57,7 @@ def fetch_url(url: str, target: str | os.PathLike[str], *, sha256: str, timeout:
                                 "nothing was kept")
         os.replace(partial, target)
     finally:
-        partial.unlink(missing_ok=True)
+        discard(partial)
     logger.info("downloaded %s (%d bytes, sha256 %s)", url, received, digest)
     return target
 

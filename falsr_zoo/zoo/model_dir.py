@@ -28,9 +28,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from falsr_zoo._files import atomic_write_bytes, sha256_bytes, sha256_file
 from falsr_zoo.errors import (
@@ -42,7 +40,9 @@ from falsr_zoo.errors import (
 )
 from falsr_zoo.zoo.hub_files import HUB_PREFIX, hub_file
 from falsr_zoo.zoo.registry import get_entry
-from falsr_zoo.zoo.weights import safetensors_bytes
+
+if TYPE_CHECKING:  # reading a config (``falsr info DIR``, checks before a load) needs no torch
+    import torch
 
 __all__ = [
     "CARD_NAME",
@@ -187,6 +187,8 @@ def write_model_dir(
     Returns:
         The config as written.
     """
+    from falsr_zoo.zoo.weights import safetensors_bytes
+
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ModelDirError(f"{directory} exists and is not a directory")

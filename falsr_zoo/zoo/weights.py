@@ -35,8 +35,15 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save
 
-from falsr_zoo._files import atomic_write_bytes, sha256_file
-from falsr_zoo.errors import ChecksumError, DownloadError, HubFileError, WeightsMismatchError, WeightsNotFoundError
+from falsr_zoo._files import atomic_write_bytes, check_writable, output_error, sha256_file
+from falsr_zoo.errors import (
+    ChecksumError,
+    DownloadError,
+    HubFileError,
+    OutputError,
+    WeightsMismatchError,
+    WeightsNotFoundError,
+)
 from falsr_zoo.zoo.fetch import fetch_url
 from falsr_zoo.zoo.hub_files import download_timeout, hub_file, is_offline
 from falsr_zoo.zoo.registry import OFFICIAL_URL_ENV, ModelEntry
@@ -48,6 +55,7 @@ __all__ = [
     "resolve_weights",
     "store_dir",
     "store_path",
+    "writable_store",
     "write_safetensors",
 ]
 
@@ -172,9 +180,35 @@ def install(entry: ModelEntry, path: Path) -> Path:
     """Check ``path`` against ``entry``'s pinned sha256 and move it into the store."""
     _verify(entry, path, fix=f"it was not installed; {_fix_command(entry)}")
     target = store_path(entry)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(path, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    except OSError as error:
+        raise _store_error(target, error) from error
     return target
+
+
+def _store_error(target: Path, error: OSError) -> OutputError:
+    """An :class:`~falsr_zoo.errors.OutputError` for the store that says how to move it."""
+    failure = error if isinstance(error, OutputError) else output_error(target, error)
+    result = OutputError(f"{failure} (the weights store: set {HOME_ENV} to a writable folder)")
+    result.errno = failure.errno
+    return result
+
+
+def writable_store() -> Path:
+    """The store folder, created if needed and checked writable, before anything is downloaded or converted into it.
+
+    Raises:
+        OutputError: naming the store, the reason and ``FALSR_ZOO_HOME``.
+    """
+    store = store_dir()
+    try:
+        check_writable(store, directory=True)
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _store_error(store, error) from error
+    return store
 
 
 def _verify(entry: ModelEntry, path: Path, fix: str) -> None:
@@ -216,9 +250,8 @@ def _from_hub(entry: ModelEntry, offline: bool | None, convert: object) -> tuple
         return None, ""  # nothing published: not a source, not worth listing
     if is_offline(offline):
         return None, f"{spec.repo_id} not asked (network access is off)"
-    store = store_dir()
-    store.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=store) as tmp:
+    store = writable_store()
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=store, ignore_cleanup_errors=True) as tmp:
         try:
             path = hub_file(spec.repo_id, spec.filename, revision=spec.revision, local_dir=tmp)
         except HubFileError as error:
@@ -237,9 +270,8 @@ def _from_release(entry: ModelEntry, offline: bool | None,
     url = spec.source_file_url(os.environ.get(OFFICIAL_URL_ENV))
     if is_offline(offline):
         return None, f"{url} not asked (network access is off: HF_HUB_OFFLINE / offline=True)"
-    store = store_dir()
-    store.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=store) as tmp:
+    store = writable_store()
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=store, ignore_cleanup_errors=True) as tmp:
         try:
             source = fetch_url(url, Path(tmp) / spec.source_file, sha256=spec.source_sha256,
                                timeout=download_timeout())

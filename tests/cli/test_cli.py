@@ -178,7 +178,7 @@ def _lr_file(official: Path, tmp_path: Path) -> tuple[Path, np.ndarray]:
 
 
 @pytest.mark.parametrize(("args", "options"), [
-    (["--batch-size", "3", "--tile", "6"], {"batch_size": 3, "tile": 6}),
+    (["--batch-size", "3", "--tile", "27"], {"batch_size": 3, "tile": 27}),  # FALSR-B's overlap: 2 tiles here
     (["--precision", "bf16"], {"precision": "bf16"}),
     (["--precision", "fp16"], {"precision": "fp16"}),
 ])

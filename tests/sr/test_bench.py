@@ -15,7 +15,7 @@ from falsr_zoo.families.falsr.falsr_net import FALSR
 from falsr_zoo.sr.bench import BenchResult, benchmark
 
 GENOME = "conv f16 k3 b1 noskip <- 0; out <- 0,1"
-JSON_KEYS = {"model", "backend", "size", "median_s", "mp_per_s", "peak_rss_mb"}
+JSON_KEYS = {"model", "backend", "size", "median_s", "mp_per_s", "peak_rss_mb", "precision", "tile", "threads"}
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -34,6 +34,7 @@ def test_benchmark_reports_what_it_timed() -> None:
     assert 50 < result.peak_rss_mb < 64 * 1024
     report = result.to_json()
     assert set(report) == JSON_KEYS and report["size"] == [9, 7]
+    assert (report["precision"], report["tile"], report["threads"]) == ("fp32", None, torch.get_num_threads())
     json.dumps(report)
 
 
@@ -74,7 +75,9 @@ def test_cli_text_on_torch() -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["--engine", __file__], "--engine applies to --backend tensorrt"),
-    (["--fp16"], "--fp16 applies to --backend onnxruntime or tensorrt"),
+    (["--fp16", "--precision", "bf16"], "--fp16 and --precision bf16 disagree"),
+    (["--precision", "bf16", "--backend", "onnxruntime"], "--precision bf16 runs on --backend torch only"),
+    (["--tile", "3"], "--tile 3 is smaller than the genome's 4-pixel tile overlap"),
 ])
 def test_cli_usage_errors(args, message) -> None:
     code, _, err = cli("bench", "--genome", GENOME, "--size", "4", "4", *args)

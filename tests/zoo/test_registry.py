@@ -73,3 +73,29 @@ def test_declared_sizes_are_recounted(entry: ModelEntry) -> None:
     # at another size (non-square, batch 2) the analytic model still agrees with the module
     h2, w2 = 2 * h // 3, w + 8
     assert count_macs(model, *_inputs(entry, h2, w2, batch=2)) == 2 * spec.macs(h2, w2)
+
+
+@pytest.mark.parametrize(("args", "kwargs", "names"), [
+    (("FALSR*",), {}, ["FALSR-A", "FALSR-B", "FALSR-C"]),
+    (("falsr-?",), {}, ["FALSR-A", "FALSR-B", "FALSR-C"]),  # case-insensitive, as timm
+    (("*-[AC]",), {}, ["FALSR-A", "FALSR-C"]),
+    ((["FALSR-B", "RENAS*"],), {}, ["FALSR-B", "RENASNet", "RENASNet-CIFAR10"]),
+    (("*",), {"exclude_filters": ["*CIFAR*", "FALSR-[AB]"]}, ["FALSR-C", "RENASNet"]),
+    (("renas",), {}, ["RENASNet", "RENASNet-CIFAR10"]),  # a family name, as before patterns
+    ((), {"family": "falsr"}, ["FALSR-A", "FALSR-B", "FALSR-C"]),
+    ((), {"pretrained": True}, ["FALSR-A", "FALSR-B", "FALSR-C"]),  # RENASNet's weights are unreachable
+    (("FALSR-Z*",), {}, []),
+    ((), {}, [entry.name for entry in ENTRIES]),
+])
+def test_list_models_filters_like_timm(args: tuple, kwargs: dict, names: list[str]) -> None:
+    from falsr_zoo.api import list_models
+
+    assert list_models(*args, **kwargs) == names
+
+
+def test_list_models_refuses_an_unknown_family() -> None:
+    from falsr_zoo.api import list_models
+    from falsr_zoo.errors import UnknownFamilyError
+
+    with pytest.raises(UnknownFamilyError, match="unknown model family 'esrgan'"):
+        list_models(family="esrgan")
