@@ -96,7 +96,7 @@ def _spread(genomes: list, count: int) -> list:
 
 def make_plan(seed: int = 2026) -> list[Job]:
     """The jobs (deterministic in ``seed``); see the module docstring."""
-    from falsr_zoo.search.space import (SearchSpace, crossover, initial_population, random_mutation,
+    from falsr_zoo.search.falsr.space import (SearchSpace, crossover, initial_population, random_mutation,
                                         roulette_mutation)
     from falsr_zoo.zoo.registry import get_entry
     from falsr_zoo.families.falsr.genome import parse_genome

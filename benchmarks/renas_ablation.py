@@ -43,13 +43,13 @@ import torch
 from PIL import Image
 
 from falsr_zoo.families.renas.cell import RenasCell, parse_renas_cell
-from falsr_zoo.search.interfaces import Evaluation
-from falsr_zoo.search.renas_controller import MutationControllerSettings
-from falsr_zoo.search.renas_evolution import EvolutionSettings, RenasEvolution
-from falsr_zoo.search.renas_reports import renas_status
-from falsr_zoo.search.renas_space import RenasSpace
-from falsr_zoo.search.search_loop import run_search
-from falsr_zoo.search.settings import load_config
+from falsr_zoo.search.contracts import Evaluation
+from falsr_zoo.search.renas.controller import MutationControllerSettings
+from falsr_zoo.search.renas.evolution import EvolutionSettings, RenasEvolution
+from falsr_zoo.search.renas.reports import renas_status
+from falsr_zoo.search.renas.space import RenasSpace
+from falsr_zoo.search.loop import run_search
+from falsr_zoo.search.config import load_config
 
 VARIANTS = {"renas": ["mutation=controller"], "ea": ["mutation=random"],
             "non-bi": ["mutation=controller", "encoder=unidirectional"]}

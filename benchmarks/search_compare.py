@@ -39,11 +39,11 @@ from PIL import Image
 from falsr_zoo.families.falsr.genome import Genome, parse_genome
 from falsr_zoo.search.budget import estimate_budget
 from falsr_zoo.search.evaluator import EvalOutcome
-from falsr_zoo.search.hybrid import Evaluation, HybridSearch, objectives_of
+from falsr_zoo.search.falsr.hybrid import Evaluation, HybridSearch, objectives_of
 from falsr_zoo.search.pareto import fronts, hypervolume
-from falsr_zoo.search.search_loop import run_search
-from falsr_zoo.search.settings import load_config
-from falsr_zoo.search.space import SearchSpace
+from falsr_zoo.search.loop import run_search
+from falsr_zoo.search.config import load_config
+from falsr_zoo.search.falsr.space import SearchSpace
 
 _TYPE_GAIN = {"conv": 1.0, "groupConG2": 0.9, "groupConG4": 0.8, "invertBotConE2": 1.15}
 

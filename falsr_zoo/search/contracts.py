@@ -1,13 +1,14 @@
-"""The contracts between the search loop, its algorithms and its evaluators (pymoo's ``core``).
+"""The contracts between the search loop, its algorithms, its configs and its evaluators (pymoo's ``core``).
 
-The loop (:mod:`falsr_zoo.search.search_loop`) is the same for every family: it asks an
-algorithm for :class:`Proposal` objects, stores them, turns them into :class:`EvalTask` objects
-for an executor, stores each :class:`EvalOutcome`, and tells the algorithm the generation's
-:class:`Evaluation` objects. What differs between the FALSR search (NSGA-II with its hybrid
-variation, :mod:`falsr_zoo.search.hybrid`) and the RENAS search (tournament evolution with a
-reinforced mutation controller, :mod:`falsr_zoo.search.renas_evolution`) is behind
-:class:`SearchAlgorithm` and the family's evaluator. A steady-state algorithm is a loop whose
-generations hold one proposal each (or a few, to keep parallel workers busy).
+The loop (:mod:`falsr_zoo.search.loop`) is the same for every family: it asks an algorithm
+for :class:`Proposal` objects, stores them, turns them into :class:`EvalTask` objects for an
+executor, stores each :class:`EvalOutcome`, and tells the algorithm the generation's
+:class:`Evaluation` objects. What differs between the families (FALSR: NSGA-II with its hybrid
+variation, :mod:`falsr_zoo.search.falsr`; RENAS: tournament evolution with a reinforced
+mutation controller, :mod:`falsr_zoo.search.renas`) is behind :class:`SearchConfig`,
+:class:`SearchAlgorithm` and the family's evaluator, found through the search-family table
+(:mod:`falsr_zoo.search.table`). A steady-state algorithm is a loop whose generations hold one
+proposal each (or a few, to keep parallel workers busy).
 
 Every evaluation is a pure function of its task (the config, the data, the genome, the
 candidate's seed and, where weights are inherited, the parent's weights), so a re-run after a
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 if TYPE_CHECKING:
     from falsr_zoo.search.store import Candidate
 
-__all__ = ["EvalOutcome", "EvalTask", "Evaluation", "Proposal", "SearchAlgorithm", "candidate_seed"]
+__all__ = ["EvalOutcome", "EvalTask", "Evaluation", "Proposal", "SearchAlgorithm", "SearchConfig", "candidate_seed"]
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,6 @@ class Evaluation:
     score: float | None
     mult_adds: int
     params: int
-
-    @property
-    def psnr(self) -> float | None:
-        """The score of a FALSR evaluation (validation PSNR, dB)."""
-        return self.score
 
 
 @dataclass(frozen=True)
@@ -112,9 +108,19 @@ def candidate_seed(search_seed: int, candidate_id: int) -> int:
 
 class SearchAlgorithm(Protocol):
     """What the loop needs of an algorithm: ask/tell, costs and constraints, its state, and two
-    reports on the run's candidates. Algorithms never touch the store or an executor."""
+    reports on the run's candidates. Algorithms never touch the store or an executor.
+
+    ``tell`` receives exactly the evaluations of the proposals ``ask`` returned, in the same
+    order (the store numbers a generation's candidates in proposal order).
+
+    ``reuses_results``: whether an evaluation depends on the genome alone (and the run), so
+    that a genome the run store already holds is never trained again: its stored result is
+    copied to the new candidate (FALSR). ``False`` where an evaluation depends on more (RENAS:
+    the weights a child inherits, the population retrained from scratch at the end).
+    """
 
     generation: int
+    reuses_results: bool
 
     def ask(self) -> list[Proposal]:
         """The proposals of the current generation (the first population, then offspring)."""
@@ -156,3 +162,37 @@ class SearchAlgorithm(Protocol):
     def controller_state(self) -> bytes | None: ...
 
     def load_controller_state(self, blob: bytes | None) -> None: ...
+
+
+class SearchConfig(Protocol):
+    """What the loop and the reports need of a family's search config (a frozen dataclass)."""
+
+    family: str
+    seed: int
+
+    @property
+    def generations(self) -> int:
+        """Generations of the loop (steps for a steady-state algorithm)."""
+        ...
+
+    @property
+    def evaluations(self) -> int:
+        """Evaluations of the whole run (an upper bound where some candidates are not trained)."""
+        ...
+
+    @property
+    def keep_weights(self) -> str:
+        """Which evaluations' weights files the run keeps (``none`` keeps none)."""
+        ...
+
+    def algorithm(self) -> SearchAlgorithm:
+        """A fresh algorithm for this config."""
+        ...
+
+    def check_data(self, data: str, val: str | None) -> None:
+        """Fail early on unusable data folders (``DatasetError`` / ``ConfigError``)."""
+        ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+    def digest(self) -> str: ...

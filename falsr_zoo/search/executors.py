@@ -2,16 +2,22 @@
 
 An executor takes a generation's evaluation tasks and calls ``on_result`` with each outcome as
 it arrives (the search loop stores it at once, in its own transaction). Outcomes are pure
-functions of their tasks (:mod:`falsr_zoo.search.evaluator`), so which worker ran a task, and in
+functions of their tasks (:mod:`falsr_zoo.search.worker`), so which worker ran a task, and in
 which order they finished, does not change the run's result.
 
 * ``local`` (default): on a machine with CUDA GPUs, one worker process per visible GPU (each
-  sees only its GPU); without GPUs, evaluations run one after the other in this process, using
-  every core. A worker process that dies is replaced and its task retried (``max_attempts``).
+  sees only its GPU); without GPUs, evaluations run one after the other in this process, on
+  the threads the caller set (``--threads``; by default the CPUs this process may use).
+  ``workers = N`` asks for N worker processes, each on ``threads`` threads (by default the
+  available CPUs shared among them). A worker process that dies is replaced and its task
+  retried (``max_attempts``); a worker whose driver dies ends within a second (workers never
+  write into the run: the driver, which holds the run's lock, stores what they return).
 * ``ray``: each evaluation is a plain Ray task requesting one GPU where the cluster has GPUs
   (one CPU otherwise), retried by Ray on another worker when its worker dies
   (``max_retries``). ``address`` joins an existing cluster; otherwise a local Ray starts. The
   data folders must be readable at the same paths on every node. Ray is the ``ray`` extra.
+  Ray tasks, too, only return outcomes to the driver; a task whose driver died returns to no
+  one.
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ from __future__ import annotations
 import concurrent.futures as futures
 import multiprocessing
 import os
+import threading
+import time
 from typing import Any, Callable, Protocol, Sequence
 
 from falsr_zoo._optional import require
 from falsr_zoo.errors import ConfigError
-from falsr_zoo.search.evaluator import EvalOutcome, EvalTask, evaluate_in_process
+from falsr_zoo.search.contracts import EvalOutcome, EvalTask
+from falsr_zoo.search.worker import evaluate_in_process
 
 __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "RayExecutor", "create_executor"]
 
@@ -49,8 +58,20 @@ def _visible_gpus() -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def _worker_init(gpu: str) -> None:
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)  # the driver is gone: nobody will store what this worker computes
+
+
+def _worker_init(gpu: str, threads: int) -> None:
+    """Set up a worker process: its GPU, its threads, and a watchdog that ends it with its driver
+    (a killed driver's pool would otherwise keep an idle orphan alive)."""
     os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    from falsr_zoo.runtime.threads import set_threads
+
+    set_threads(threads)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
 class LocalExecutor:
@@ -60,21 +81,26 @@ class LocalExecutor:
         job: ``(config JSON, data, val, cache dir, keep weights)``, what every evaluation needs.
         workers: Override the number of worker processes (0: in this process).
         max_attempts: Tries per task when worker processes die.
+        threads: Threads per worker process (``None``: the available CPUs shared among them).
     """
 
     name = "local"
 
-    def __init__(self, job: tuple[Any, ...], workers: int | None = None, max_attempts: int = 3) -> None:
+    def __init__(self, job: tuple[Any, ...], workers: int | None = None, max_attempts: int = 3,
+                 threads: int | None = None) -> None:
+        from falsr_zoo.runtime.threads import default_threads
+
         self.job, self.max_attempts = job, max_attempts
         gpus = _visible_gpus()
         count = len(gpus) if workers is None else workers
         self.devices = (gpus or [""] * count)[:count] if count else []
+        self.threads = threads or default_threads(max(1, len(self.devices)))
         self.pools: list[futures.ProcessPoolExecutor] = []
 
     def _pool(self, index: int) -> futures.ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
         return futures.ProcessPoolExecutor(1, mp_context=context, initializer=_worker_init,
-                                           initargs=(self.devices[index],))
+                                           initargs=(self.devices[index], self.threads))
 
     def run(self, tasks: Sequence[EvalTask], on_result: Callable[[EvalOutcome], None]) -> None:
         if not self.devices:
@@ -164,7 +190,7 @@ EXECUTORS = ("local", "ray")
 
 
 def create_executor(name: str, job: tuple[Any, ...], *, workers: int | None = None, address: str | None = None,
-                    num_cpus: int | None = None) -> Executor:
+                    num_cpus: int | None = None, threads: int | None = None) -> Executor:
     """The executor ``name`` for ``job``.
 
     Raises:
@@ -174,7 +200,7 @@ def create_executor(name: str, job: tuple[Any, ...], *, workers: int | None = No
     if name == "local":
         if address:
             raise ConfigError("--ray-address applies to --executor ray")
-        return LocalExecutor(job, workers)
+        return LocalExecutor(job, workers, threads=threads)
     if name == "ray":
         return RayExecutor(job, address, num_cpus=num_cpus or workers)
     raise ConfigError(f"unknown executor {name!r}; expected one of {', '.join(EXECUTORS)}")

@@ -1,7 +1,7 @@
 """The search loop: ask, store, evaluate, store, tell, store - and resume from whatever was stored.
 
 The loop is the only place that touches the algorithm, the run store and the executor
-together (pymoo's shape: the algorithm only asks and tells; :mod:`falsr_zoo.search.interfaces`).
+together (pymoo's shape: the algorithm only asks and tells; :mod:`falsr_zoo.search.contracts`).
 It is the same for every family: NSGA-II generations for FALSR, steady-state steps of a few
 children each for RENAS (generation 0 being the initial population). One generation:
 
@@ -16,6 +16,12 @@ children each for RENAS (generation 0 being the initial population). One generat
    files the algorithm no longer needs are removed (FALSR: all but the front's; RENAS: the dead
    individuals').
 
+A genome the run store already holds is not trained again where the algorithm says an
+evaluation depends on the genome alone (``reuses_results``, FALSR): the new candidate gets the
+stored result (its ``worker`` says ``reused:<id>``), and a genome proposed twice in one
+generation is trained once. The process that runs the loop holds the run's lock
+(:class:`~falsr_zoo.search.store.RunLock`) from start to end; workers only return outcomes.
+
 A run killed at any moment continues with :func:`resume_search`: the last stored state is
 loaded; if it was an ask, the generation's unfinished candidates (``running`` ones re-queued)
 are evaluated and the generation is told; finished evaluations are never recomputed. Because an
@@ -28,22 +34,20 @@ and the removal are removed after the next tell.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from falsr_zoo._files import atomic_write_bytes
+from falsr_zoo._files import atomic_write_bytes, output_error
 from falsr_zoo.errors import ConfigError
+from falsr_zoo.search.config import config_from_json
+from falsr_zoo.search.contracts import EvalOutcome, EvalTask, Evaluation, SearchAlgorithm, SearchConfig, candidate_seed
 from falsr_zoo.search.executors import Executor, create_executor
-from falsr_zoo.search.hybrid import front_of
-from falsr_zoo.search.interfaces import EvalOutcome, EvalTask, Evaluation, SearchAlgorithm, candidate_seed
-from falsr_zoo.search.settings import AnySearchConfig, config_from_json
-from falsr_zoo.search.store import Candidate, RunStore
+from falsr_zoo.search.store import STORE_FILE, Candidate, RunLock, RunStore
 
-__all__ = ["SearchEvent", "front_of", "load_run", "resume_search", "run_search", "weights_path"]
+__all__ = ["SearchEvent", "load_run", "resume_search", "run_search", "weights_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def _evaluation(candidate: Candidate) -> Evaluation:
 
 
 class _Loop:
-    def __init__(self, run_dir: Path, store: RunStore, config: AnySearchConfig, executor: Executor,
+    def __init__(self, run_dir: Path, store: RunStore, config: SearchConfig, executor: Executor,
                  progress: Callable[[SearchEvent], None] | None) -> None:
         self.run_dir, self.store, self.config, self.executor, self.progress = run_dir, store, config, executor, progress
         self.algorithm: SearchAlgorithm = config.algorithm()
@@ -127,13 +131,38 @@ class _Loop:
         return EvalTask(candidate.id, candidate.genome, seed, candidate.operator,
                         self.store.candidate(parent).genome, path.read_bytes())
 
+    def _reuse_finished(self, generation: int) -> list[int]:
+        """Copy stored results to the generation's pending repeats of finished genomes; their ids."""
+        if not self.algorithm.reuses_results:
+            return []
+        reused = []
+        for candidate in self.store.candidates(generation, status="pending"):
+            source = self.store.finished_like(candidate.genome)
+            if source is not None and source.id != candidate.id:
+                self.store.reuse(candidate.id, source.id)
+                reused.append(candidate.id)
+        return reused
+
     def _evaluate(self, generation: int) -> None:
+        total = len(self.store.candidates(generation))
+        done = [total - len(self.store.candidates(generation, status="pending"))]
+
+        def announce(ids: list[int]) -> None:
+            for candidate_id in ids:
+                done[0] += 1
+                source = self.store.candidate(candidate_id)
+                self._emit(SearchEvent("evaluated", generation, self.config.generations, done[0], total,
+                                       EvalOutcome(candidate_id, source.score, source.metrics, 0.0, source.worker or "",
+                                                   error=source.error)))
+
+        announce(self._reuse_finished(generation))
         pending = self.store.candidates(generation, status="pending")
+        if self.algorithm.reuses_results:  # a genome proposed twice in this generation is trained once
+            first: dict[str, Candidate] = {}
+            pending = [first.setdefault(c.genome, c) for c in pending if c.genome not in first]
         if not pending:
             return
         tasks = [self._task(c) for c in pending]
-        total = len(self.store.candidates(generation))
-        done = [total - len(pending)]
         self.store.mark_running([c.id for c in pending], self.executor.name)
 
         def on_result(outcome: EvalOutcome) -> None:
@@ -150,6 +179,7 @@ class _Loop:
             self._emit(SearchEvent("evaluated", generation, self.config.generations, done[0], total, outcome))
 
         self.executor.run(tasks, on_result)
+        announce(self._reuse_finished(generation))
 
     def _tell(self, generation: int) -> None:
         candidates = self.store.candidates(generation)
@@ -170,36 +200,44 @@ class _Loop:
                                report=report))
 
 
-def _executor_for(run_dir: Path, config: AnySearchConfig, data: str, val: str, executor: str | Executor,
-                  workers: int | None, address: str | None) -> Executor:
+def _executor_for(run_dir: Path, config: SearchConfig, data: str, val: str, executor: str | Executor,
+                  workers: int | None, address: str | None, threads: int | None) -> Executor:
     if not isinstance(executor, str):
         return executor  # an executor object (benchmarks, tests, custom schedulers)
     job = (config.to_json(), data, val, str(run_dir / "cache"), config.keep_weights != "none")
-    return create_executor(executor, job, workers=workers, address=address)
+    return create_executor(executor, job, workers=workers, address=address, threads=threads)
 
 
-def run_search(run_dir: str | Path, config: AnySearchConfig, *, data: str, val: str | None = None,
+def run_search(run_dir: str | Path, config: SearchConfig, *, data: str, val: str | None = None,
                executor: str | Executor = "local", workers: int | None = None, address: str | None = None,
-               progress: Callable[[SearchEvent], None] | None = None) -> RunStore:
+               progress: Callable[[SearchEvent], None] | None = None, threads: int | None = None) -> RunStore:
     """Start a search in a new run directory and run it to its last generation.
 
-    ``config`` is a FALSR :class:`~falsr_zoo.search.settings.SearchConfig` or a
-    :class:`~falsr_zoo.search.renas_settings.RenasSearchConfig`; ``executor`` is ``"local"``,
-    ``"ray"`` or an :class:`~falsr_zoo.search.executors.Executor` object.
+    ``config`` is any family's search config (:mod:`falsr_zoo.search.config`); ``executor`` is
+    ``"local"``, ``"ray"`` or an :class:`~falsr_zoo.search.executors.Executor` object;
+    ``threads``: threads per local worker process (``workers > 0``).
 
     Raises:
         ConfigError: a run directory that already holds a run, or an impossible config.
+        RunBusyError: another process is running this directory.
         DatasetError: unusable data (checked before anything is stored).
     """
     run_dir = Path(run_dir)
     config.check_data(data, val)  # fail before creating anything
+    if (run_dir / STORE_FILE).exists():
+        RunLock(run_dir).close()  # a live run is refused as busy, a finished or stopped one as existing
+        raise ConfigError(f"{run_dir} already holds a search run; continue it with: falsr-search resume {run_dir}")
     created = not run_dir.exists()
-    store = RunStore.create(run_dir, config.to_json(), config.digest(),
-                            {"data": str(Path(data).resolve()), "val": str(Path(val).resolve()) if val else ""})
     try:
-        runner = _executor_for(run_dir, config, data, val or "", executor, workers, address)
+        lock = RunLock(run_dir)
+    except OSError as err:  # a run directory that cannot be written: nothing was created
+        raise output_error(run_dir, err) from None
+    try:
+        store = RunStore.create(run_dir, config.to_json(), config.digest(),
+                                {"data": str(Path(data).resolve()), "val": str(Path(val).resolve()) if val else ""})
+        runner = _executor_for(run_dir, config, data, val or "", executor, workers, address, threads)
     except BaseException:
-        store.close()
+        lock.close()
         if created:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
@@ -207,35 +245,36 @@ def run_search(run_dir: str | Path, config: AnySearchConfig, *, data: str, val: 
         _Loop(run_dir, store, config, runner, progress).run()
     finally:
         runner.close()
+        lock.close()
     return store
 
 
 def resume_search(run_dir: str | Path, *, executor: str | Executor = "local", workers: int | None = None,
-                  address: str | None = None, progress: Callable[[SearchEvent], None] | None = None) -> RunStore:
+                  address: str | None = None, progress: Callable[[SearchEvent], None] | None = None,
+                  threads: int | None = None) -> RunStore:
     """Continue a search run from its store (see the module docstring).
 
     Raises:
         ConfigError: not a run directory, or a stored config that no longer matches its digest.
+        RunBusyError: another process is running this directory.
     """
     run_dir = Path(run_dir)
     store, config = load_run(run_dir)
     if config.digest() != store.meta("config_digest"):
         raise ConfigError(f"{run_dir}: the stored config does not match its digest; it cannot be resumed safely")
-    runner = _executor_for(run_dir, config, store.meta("data"), store.meta("val"), executor, workers, address)
-    try:
-        loop = _Loop(run_dir, store, config, runner, progress)
-        loop.restore()
-        loop.run()
-    finally:
-        runner.close()
+    with RunLock(run_dir):
+        runner = _executor_for(run_dir, config, store.meta("data"), store.meta("val"), executor, workers, address,
+                               threads)
+        try:
+            loop = _Loop(run_dir, store, config, runner, progress)
+            loop.restore()
+            loop.run()
+        finally:
+            runner.close()
     return store
 
 
-def load_run(run_dir: str | Path) -> tuple[RunStore, AnySearchConfig]:
+def load_run(run_dir: str | Path) -> tuple[RunStore, SearchConfig]:
     """The store and config of a run directory (for reports and exports)."""
     store = RunStore.open(Path(run_dir))
     return store, config_from_json(store.config())
-
-
-def dump_json(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True)

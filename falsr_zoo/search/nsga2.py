@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from falsr_zoo.search.interfaces import Proposal
+from falsr_zoo.search.contracts import Proposal
 from falsr_zoo.search.pareto import crowding_distance, fronts, survivors, tournament
 
 __all__ = ["NSGA2", "Individual", "Proposal", "tournament_parents"]

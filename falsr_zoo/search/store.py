@@ -18,12 +18,23 @@ recomputed (Optuna's lesson: crashed trials must not stay "running" forever).
 
 ``generation`` is the algorithm's step: a generation of NSGA-II for FALSR; for the RENAS
 evolution, 0 is the initial population and every later step holds its few children.
-Schema version 2 replaced version 1's ``psnr`` / ``ssim`` columns with ``score`` / ``metrics``.
+Schema version 2 replaced version 1's ``psnr`` / ``ssim`` columns with ``score`` / ``metrics``;
+version 3 (the searches as the papers wrote them) changed the algorithms' stored states and
+added an index on genomes, for the results a repeated genome reuses (``worker`` is then
+``reused:<id>``).
+
+**One process at a time.** A run directory is driven by the one process that holds its lock
+(:class:`RunLock`: ``fcntl.flock`` on ``<run dir>/search.lock``, held for the life of the run).
+The kernel releases it when the process ends in any way, kill -9 included, so a lock is never
+stale; a second ``run`` or ``resume`` of a live run is refused with the holder's process id.
+Reading a run (status, front, export) takes no lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -31,12 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from falsr_zoo.errors import ConfigError
+from falsr_zoo.errors import ConfigError, RunBusyError
 
-__all__ = ["SCHEMA_VERSION", "Candidate", "RunStore", "STORE_FILE"]
+__all__ = ["LOCK_FILE", "SCHEMA_VERSION", "STORE_FILE", "Candidate", "RunLock", "RunStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STORE_FILE = "search.sqlite"
+LOCK_FILE = "search.lock"
+_FINISHED = ("done", "failed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,6 +73,7 @@ CREATE TABLE IF NOT EXISTS candidates (
     finished REAL
 );
 CREATE INDEX IF NOT EXISTS candidates_generation ON candidates (generation);
+CREATE INDEX IF NOT EXISTS candidates_genome ON candidates (genome);
 CREATE TABLE IF NOT EXISTS states (
     seq INTEGER PRIMARY KEY,
     generation INTEGER NOT NULL,
@@ -97,18 +111,50 @@ class Candidate:
         return self.status in ("done", "untrained")
 
     @property
-    def psnr(self) -> float | None:
-        """Validation PSNR (dB) of a FALSR candidate."""
-        return (self.metrics or {}).get("psnr")
-
-    @property
-    def ssim(self) -> float | None:
-        """Validation SSIM of a FALSR candidate."""
-        return (self.metrics or {}).get("ssim")
+    def reused_from(self) -> int | None:
+        """The candidate whose stored result this one reuses, if any."""
+        return int(self.worker.split(":", 1)[1]) if self.worker and self.worker.startswith("reused:") else None
 
 
 _COLUMNS = ("id", "genome", "generation", "operator", "parents", "mult_adds", "params", "status", "score", "metrics",
             "violation", "seconds", "worker", "attempts", "error")
+
+
+class RunLock:
+    """The exclusive right to drive a run directory, for as long as this object is open.
+
+    Args:
+        run_dir: The run directory (created if missing).
+
+    Raises:
+        RunBusyError: another live process holds the run (the message names its pid).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(run_dir) / LOCK_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            self.close()
+            raise RunBusyError(f"{Path(run_dir)} is being run by process {holder}; wait for it to end, or stop it "
+                               f"(kill {holder}) and resume") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def close(self) -> None:
+        """Release the run (closing the descriptor drops the lock)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class RunStore:
@@ -221,6 +267,18 @@ class RunStore:
             db.execute("UPDATE candidates SET status = ?, score = ?, metrics = ?, violation = ?, seconds = ?,"
                        " worker = ?, error = ?, finished = ? WHERE id = ?",
                        (status, score, encoded, violation, seconds, worker, error, time.time(), id))
+
+    def finished_like(self, genome: str) -> Candidate | None:
+        """The earliest candidate with this genome whose evaluation finished (done or failed)."""
+        found = self._select(" WHERE genome = ? AND status IN ('done', 'failed')", [genome])
+        return found[0] if found else None
+
+    def reuse(self, id: int, source: int) -> None:
+        """Give candidate ``id`` the stored result of ``source`` (same genome; its own transaction)."""
+        with self.transaction() as db:
+            db.execute("UPDATE candidates SET (status, score, metrics, violation, error) = (SELECT status, score, "
+                       "metrics, violation, error FROM candidates WHERE id = ?), seconds = 0, worker = ?, "
+                       "finished = ? WHERE id = ?", (source, f"reused:{source}", time.time(), id))
 
     def set_violation(self, id: int, violation: float) -> None:
         with self.transaction() as db:

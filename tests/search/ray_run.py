@@ -18,8 +18,8 @@ import sys
 import threading
 import time
 
-from falsr_zoo.search.search_loop import run_search
-from falsr_zoo.search.settings import load_config
+from falsr_zoo.search.loop import run_search
+from falsr_zoo.search.config import load_config
 
 
 def kill_one_worker(stop: threading.Event, killed: list[int]) -> None:

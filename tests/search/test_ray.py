@@ -47,7 +47,7 @@ def test_ray_search_completes_after_a_worker_is_killed(search_data, renas_data, 
     store = RunStore.open(run)
     candidates = store.candidates()
     assert len(candidates) == 8 and all(c.status == "done" for c in candidates), [c.status for c in candidates]
-    assert all(c.worker and c.psnr is not None for c in candidates)
+    assert all(c.worker and c.score is not None for c in candidates)
     # RENAS: 4 initial, 2 steps of 2 children inheriting their parents' weights, 4 retrained
     store = RunStore.open(renas_run)
     candidates = store.candidates()

@@ -10,10 +10,10 @@ import torch
 
 from falsr_zoo.families.renas.cell import parse_renas_cell
 from falsr_zoo.families.renas.renas_net import RENASNet
-from falsr_zoo.search.interfaces import EvalTask
-from falsr_zoo.search.renas_evaluator import RenasEvaluator
-from falsr_zoo.search.renas_inherit import changed_slots, inherit, layer_of
-from falsr_zoo.search.settings import load_config
+from falsr_zoo.search.contracts import EvalTask
+from falsr_zoo.search.renas.evaluator import RenasEvaluator
+from falsr_zoo.search.renas.inherit import changed_slots, inherit, layer_of
+from falsr_zoo.search.config import load_config
 from falsr_zoo.train import engine
 
 PARENT = "{0, 1, sep3x3, sep5x5}; {1, 2, identity, sep3x3}; {2, 0, avg3x3, sep3x3}"

@@ -1,5 +1,6 @@
-"""The RENAS search's operators: only valid cells, Algorithm 1's tournaments, the controller's
-structure and state, and a controller that learns faster than random mutation."""
+"""The RENAS search's operators: only valid cells, mutations that never keep the current value,
+Algorithm 1's tournaments, the controller's structure (a per-ingredient router) and state, the
+entropy added to the reward, and a controller that learns faster than random mutation."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import torch
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.renas.cell import OPERATORS, RenasCell, parse_renas_cell
 from falsr_zoo.families.renas.plan import RenasNetSpec
-from falsr_zoo.search.interfaces import Evaluation
-from falsr_zoo.search.renas_controller import MutationController, MutationControllerSettings
-from falsr_zoo.search.renas_evolution import EvolutionSettings, RenasEvolution, reward
-from falsr_zoo.search.renas_space import OP_NAMES, POSITIONS, RenasSpace
-from falsr_zoo.search.settings import load_config
+from falsr_zoo.search.contracts import Evaluation
+from falsr_zoo.search.renas.controller import MutationController, MutationControllerSettings
+from falsr_zoo.search.renas.evolution import EvolutionSettings, RenasEvolution, reward
+from falsr_zoo.search.renas.space import OP_NAMES, POSITIONS, RenasSpace
+from falsr_zoo.search.config import load_config
 
 RENASNET = parse_renas_cell("{0, 1, sep5x5, sep3x3}; {1, 1, identity, sep3x3}; {0, 0, sep3x3, avg3x3}; "
                             "{1, 0, sep5x5, sep3x3}; {2, 2, identity, sep3x3}")
@@ -25,13 +26,14 @@ RENASNET = parse_renas_cell("{0, 1, sep5x5, sep3x3}; {1, 1, identity, sep3x3}; {
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _valid(cell: RenasCell, parent: RenasCell, action) -> None:
+def _valid(cell: RenasCell, parent: RenasCell, action, keep: bool = False) -> None:
     assert isinstance(cell, RenasCell) and cell.num_blocks == parent.num_blocks
     assert parse_renas_cell(str(cell), num_blocks=None) == cell  # canonical round trip, validated by the grammar
     for b, (new, old, (position, value)) in enumerate(zip(cell.blocks, parent.blocks, action)):
         assert all(0 <= i <= b + 1 for i in new.inputs) and {new.o1, new.o2} <= set(OPERATORS)
         changed = [name for name in POSITIONS if getattr(new, name) != getattr(old, name)]
-        assert changed in ([], [POSITIONS[position]])  # one routed element per block, at most
+        # the routed element changes ("with each substitute"); with keep=True it may stay
+        assert changed in (([], [POSITIONS[position]]) if keep else ([POSITIONS[position]],))
         expected = value if position < 2 else OP_NAMES[value]
         assert getattr(new, POSITIONS[position]) == expected
     assert cell.output_blocks and cell.output_blocks[-1] == cell.num_blocks - 1
@@ -46,32 +48,52 @@ def test_every_mutation_gives_a_valid_cell(num_blocks: int) -> None:
         assert parse_renas_cell(str(cell), num_blocks=num_blocks) == cell
         assert all(0 <= i <= b + 1 for b, block in enumerate(cell.blocks) for i in block.inputs)
     assert len({str(c) for c in cells}) > 190 or num_blocks == 1
-    for _ in range(3000):  # random mutation (plain EA)
-        parent = cells[int(rng.integers(len(cells)))]
-        action = space.random_action(rng)
-        _valid(space.apply(parent, action), parent, action)
-    for bidirectional in (True, False):  # the controller, both encoders
-        controller = MutationController(space, seed=num_blocks,
-                                        settings=MutationControllerSettings(bidirectional=bidirectional))
-        for start in range(0, 1000, 100):
-            parents = cells[start % 200: start % 200 + 100]
-            for parent, action in zip(parents, controller.sample(parents)):
-                _valid(space.apply(parent, action), parent, action)
+    for keep in (False, True):
+        for _ in range(3000):  # random mutation (plain EA)
+            parent = cells[int(rng.integers(len(cells)))]
+            action = space.random_action(rng, parent, keep)
+            _valid(space.apply(parent, action), parent, action, keep)
+        for bidirectional in (True, False):  # the controller, both encoders
+            settings = MutationControllerSettings(bidirectional=bidirectional, keep_current=keep)
+            controller = MutationController(space, seed=num_blocks, settings=settings)
+            for start in range(0, 1000, 100):
+                parents = cells[start % 200: start % 200 + 100]
+                for parent, action in zip(parents, controller.sample(parents)):
+                    _valid(space.apply(parent, action), parent, action, keep)
 
 
-def test_random_mutation_is_uniform_over_the_action_space() -> None:
+def test_mutations_never_keep_the_current_value_by_default() -> None:
+    space, rng = RenasSpace(5), np.random.default_rng(11)
+    parents = [space.random_cell(rng) for _ in range(400)]
+    controller = MutationController(space, seed=3)
+    sampled = controller.sample(parents) + [space.random_action(rng, p) for p in parents]
+    for parent, action in zip(parents + parents, sampled):
+        child = space.apply(parent, action)
+        assert all(new != old for new, old in zip(child.blocks, parent.blocks))  # every block changes
+    # the controller gives the current value no probability at all
+    for route, values in controller.probabilities(RENASNET):
+        assert np.allclose(sum(route), 1.0)
+    current = space.current_values(RENASNET)
+    for block, (_, values) in enumerate(controller.probabilities(RENASNET)):
+        assert all(values[p][current[block][p]] == 0.0 for p in range(4))
+
+
+def test_random_mutation_is_uniform_over_the_other_values() -> None:
     space, rng = RenasSpace(3), np.random.default_rng(0)
+    parent = parse_renas_cell("{0, 1, sep3x3, avg3x3}; {2, 0, identity, sep5x5}; {1, 3, max3x3, sep7x7}", num_blocks=3)
+    current = space.current_values(parent)
     draws = 24_000
     counts = np.zeros((3, 4, 6))
     for _ in range(draws):
-        for b, (position, value) in enumerate(space.random_action(rng)):
+        for b, (position, value) in enumerate(space.random_action(rng, parent)):
             counts[b, position, value] += 1
     for b in range(3):
         for position in range(4):
             choices = space.choices(b, position)
-            expected = draws / 4 / choices
-            assert np.all(np.abs(counts[b, position, :choices] - expected) <= 5 * math.sqrt(expected))
-            assert counts[b, position, choices:].sum() == 0
+            expected = draws / 4 / (choices - 1)
+            others = [v for v in range(choices) if v != current[b][position]]
+            assert np.all(np.abs(counts[b, position, others] - expected) <= 5 * math.sqrt(expected))
+            assert counts[b, position, current[b][position]] == 0 and counts[b, position, choices:].sum() == 0
 
 
 def test_out_of_space_actions_and_cells_are_refused() -> None:
@@ -100,7 +122,7 @@ def test_controller_structure_follows_the_paper() -> None:
     controller = MutationController(space, seed=0)
     policy = controller.policy
     assert policy.embedding.embedding_dim == 100 and policy.encoder.hidden_size == 100
-    assert policy.encoder.bidirectional and policy.router.out_features == 4
+    assert policy.encoder.bidirectional and policy.router.out_features == 1  # one score per ingredient
     assert policy.op_mutator.out_features == len(OPERATORS)
     weights = torch.cat([p.detach().flatten() for p in policy.parameters()])
     assert abs(float(weights.std()) - 0.01) < 0.001 and abs(float(weights.mean())) < 0.001
@@ -110,6 +132,13 @@ def test_controller_structure_follows_the_paper() -> None:
     # squashed logits: 2.5 * tanh(x / 5); near-uniform at initialisation
     route, values = controller.probabilities(RENASNET)[3]
     assert np.allclose(route, 0.25, atol=0.01) and len(values[0]) == 5 and len(values[2]) == 6
+    # the router scores i1, i2, o1, o2 each from its own state: changing one state moves one score
+    states = torch.randn(2, space.sequence_length, 200)
+    before = policy._route_logits(states, 3)
+    moved = states.clone()
+    moved[:, space.token_index(3, 2)] += 1.0  # the state of block 3's o1 token
+    after = policy._route_logits(moved, 3)
+    assert torch.equal(before[:, [0, 1, 3]], after[:, [0, 1, 3]]) and not torch.equal(before[:, 2], after[:, 2])
     assert policy._squash(torch.tensor([1e6, -1e6, 5.0])).tolist() == pytest.approx([2.5, -2.5, 2.5 * math.tanh(1)])
 
 
@@ -117,6 +146,24 @@ def test_the_reward_is_tan_of_the_fitness() -> None:
     assert reward(50.0) == pytest.approx(1.0)
     assert reward(90.0) == pytest.approx(math.tan(0.45 * math.pi))
     assert reward(100.0) == reward(99.0) == pytest.approx(math.tan(0.495 * math.pi))  # capped, not infinite
+
+
+def test_the_entropy_is_added_to_the_reward() -> None:
+    """"Add the entropy of the controller to the reward with 0.1 weighted": the loss is
+    -mean((R + 0.1 H - b) log pi), with H a constant, and b the batch's mean at the first update."""
+    space = RenasSpace(5)
+    controller = MutationController(space, seed=2)
+    parents = [RENASNET, space.random_cell(np.random.default_rng(0))]
+    actions = controller.sample(parents)
+    tokens, current = controller._tokens(parents)
+    taken = torch.tensor([list(map(list, a)) for a in actions])
+    with torch.no_grad():
+        _, log_prob, entropy = controller.policy(tokens, current, actions=taken)
+    rewards = torch.tensor([1.0, 3.0])
+    shaped = rewards + 0.1 * entropy
+    expected = float(-((shaped - shaped.mean()) * log_prob).mean())
+    assert controller.update(parents, actions, rewards.tolist()) == pytest.approx(expected, rel=1e-5)
+    assert controller.baseline == pytest.approx(float(shaped.mean()), rel=1e-6)
 
 
 def test_controller_state_round_trip() -> None:
@@ -148,6 +195,8 @@ def _evolve(settings: EvolutionSettings, seed: int, fitness) -> tuple[list[float
 
 
 def test_tournaments_keep_the_population_and_remove_the_worst_of_each_sample() -> None:
+    """Each step's tournament: the best of the sample is the parent, the worst of the sample is
+    removed when the child is pushed (ties: the younger parent, the older victim)."""
     settings = EvolutionSettings(population=8, sample_size=3, steps=30, children_per_step=2, mutation="random",
                                  final_retrain=True)
     evolution, next_id = RenasEvolution(settings, seed=3), 0
@@ -157,8 +206,11 @@ def test_tournaments_keep_the_population_and_remove_the_worst_of_each_sample() -
         if 1 <= generation <= settings.steps:
             assert len(proposals) == 2
             for proposal, pending in zip(proposals, evolution.pending):
-                parent, victim = before[pending["parent"]], before[pending["victim"]]
-                assert proposal.parents == (parent.id,) and parent.top1 >= victim.top1 and parent.id != victim.id
+                sample = [before[i] for i in pending["sample"]]
+                assert len(sample) == 3 and len(set(pending["sample"])) == 3
+                assert pending["parent"] == max(sample, key=lambda m: (m.top1, m.id)).id
+                assert pending["victim"] == min(sample, key=lambda m: (m.top1, m.id)).id
+                assert proposal.parents == (pending["parent"],) and pending["parent"] != pending["victim"]
             assert len({p["victim"] for p in evolution.pending}) == 2
         evaluations = []
         for proposal in proposals:
@@ -218,6 +270,8 @@ def test_the_controller_learns_faster_than_random_mutation() -> None:
     ([], "controller", True),  # RENAS
     (["mutation=random"], "random", None),  # the plain EA: no controller at all
     (["encoder=unidirectional"], "controller", False),  # RENAS "non-bi"
+    (["keep_current=true"], "controller", True),  # mutators that may keep the current value
+    (["reward=improvement"], "controller", True),  # the gain over the parent as the reward
 ])
 def test_the_ablations_baselines_are_selected_by_config(overrides, mutation, bidirectional) -> None:
     config = load_config(preset="renas-smoke", overrides=overrides)
@@ -233,3 +287,16 @@ def test_the_ablations_baselines_are_selected_by_config(overrides, mutation, bid
     evolution.tell([Evaluation(i + 1, p.x, float(10 * i), 0, 0) for i, p in enumerate(initial)])
     children = evolution.ask()
     assert children and all(p.operator == mutation and len(p.parents) == 1 for p in children)
+
+
+def test_the_improvement_reward_is_the_childs_gain_over_its_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(preset="renas-smoke", overrides=["reward=improvement"])
+    evolution = config.algorithm()
+    initial = evolution.ask()
+    evolution.tell([Evaluation(i + 1, p.x, 10.0 * (i + 1), 0, 0) for i, p in enumerate(initial)])
+    children = evolution.ask()
+    parent_top1 = {m.id: m.top1 for m in evolution.population}[children[0].parents[0]]
+    told = []
+    monkeypatch.setattr(evolution.controller, "update", lambda cells, actions, rewards: told.extend(rewards) or 0.0)
+    evolution.tell([Evaluation(100, children[0].x, 55.0, 0, 0)])
+    assert told == [pytest.approx(reward(55.0) - reward(parent_top1))]

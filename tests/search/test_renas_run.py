@@ -16,8 +16,9 @@ from safetensors.torch import load_file
 from falsr_zoo import load
 from falsr_zoo.cli.exit_codes import EXIT_USAGE
 from falsr_zoo.families.renas.plan import LAYOUTS
-from falsr_zoo.search.renas_settings import load_search_data
-from falsr_zoo.search.search_loop import load_run
+from falsr_zoo.families.table import get_family
+from falsr_zoo.search.renas.config import load_search_data
+from falsr_zoo.search.loop import load_run
 from falsr_zoo.search.store import RunStore
 from falsr_zoo.train.cls_images import ClassSampleDataset
 from tests.search.conftest import done_count as _done
@@ -46,7 +47,11 @@ def test_smoke_search_end_to_end_with_exports_and_retraining(renas_data: Path, t
     assert all(c.status == "done" and c.score is not None for c in candidates)
     assert [c.operator for c in candidates] == ["init"] * 4 + ["controller"] * 6 + ["final"] * 4
     children = candidates[4:10]
-    assert all(c.metrics["inherited_params"] > 0 and c.metrics["new_params"] >= 0 for c in children)
+    for child in children:  # the counts cover the child's network exactly
+        net = get_family("renas").build(child.genome, **config.network_options(num_classes=3))
+        total = sum(p.numel() for p in net.parameters())
+        assert child.metrics["inherited_params"] + child.metrics["new_params"] == total
+        assert child.metrics["inherited_params"] > 0  # the stem and the classifier at least
     code, out, _ = _search("status", str(run), "--json")
     status = json.loads(out)
     assert status["family"] == "renas" and status["complete"] and status["step"] == 3 and status["done"] == 14
@@ -93,8 +98,8 @@ def test_smoke_search_end_to_end_with_exports_and_retraining(renas_data: Path, t
     assert code == 0, err
     [retrained] = json.loads(out)
     assert retrained["model_dir"] == str(tmp_path / "full" / f"candidate-{best['id']}" / "model")
-    assert 0 <= retrained["metrics"]["top1"] <= 100
     model = load(str(tmp_path / "full" / f"candidate-{best['id']}" / "model"))
+    assert retrained["metrics"]["top1"] == pytest.approx(_top1(model, held))  # the same 8 held-out images
     assert str(model.genome) == best["genome"] and (model.spec.num_cells, model.spec.filters) == (1, 8)
     assert model.spec.layout == "cifar10" and not model.spec.append_input0
 
@@ -127,6 +132,16 @@ def test_sigkill_mid_evolution_then_resume_equals_an_uninterrupted_run(renas_dat
     assert len(a["candidates"]) == 4 + 8 + 4 and a["candidates"] == b["candidates"]
     assert a["states"] == b["states"]  # population, tournaments' generator, controller (weights, Adam, baseline)
     assert _weights(tmp_path / "whole") == _weights(tmp_path / "killed")
+    # independently of the search's code path: each kept weights file scores its stored top-1
+    store, config = load_run(tmp_path / "killed")
+    data = load_search_data(config, str(renas_data), None)
+    steps = LAYOUTS["cifar10"].preprocessing
+    held = ClassSampleDataset(data.validation, steps.mean, steps.std, train=False)
+    for path in (tmp_path / "killed" / "weights").iterdir():
+        candidate = store.candidate(int(path.stem))
+        net = get_family("renas").build(candidate.genome, **config.network_options(num_classes=3))
+        net.load_state_dict(load_file(path))
+        assert _top1(net, held) == pytest.approx(candidate.score)
 
 
 def test_bad_renas_configs(renas_data: Path, tmp_path: Path) -> None:
@@ -151,8 +166,11 @@ def test_bad_renas_configs(renas_data: Path, tmp_path: Path) -> None:
 
 
 def test_dry_run_of_the_paper_search(renas_data: Path, tmp_path: Path) -> None:
-    code, out, err = _search("run", "--family", "renas", "--data", str(renas_data), "--run-dir", str(tmp_path / "r"),
-                             "--dry-run", "--set", "val_split=6")
+    args = ["run", "--family", "renas", "--data", str(renas_data), "--run-dir", str(tmp_path / "r"), "--dry-run",
+            "--set", "val_split=6"]
+    code, out, err = _search(*args)
+    assert code == 0 and out.startswith("renas search") and "540 evaluations, 720 training steps" in out, err
+    code, out, err = _search(*args, "--json")
     assert code == 0, err
     budget = json.loads(out)
     assert budget["evaluations"] == 20 + 500 + 20

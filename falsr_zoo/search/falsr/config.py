@@ -1,45 +1,40 @@
-"""Search configurations: one validated :class:`SearchConfig`, TOML files, named presets, overrides.
+"""FALSR search configurations: one validated :class:`FalsrSearchConfig` and its presets.
 
-Two families search: FALSR (:class:`SearchConfig`, below) and RENAS
-(:class:`~falsr_zoo.search.renas_settings.RenasSearchConfig`). A config names its family
-(``family = "renas"`` in TOML, a ``renas-*`` preset, or ``falsr-search run --family renas``);
-:func:`load_config` and :func:`config_from_json` build the family's config class.
+A run is fully described by its config, which the run store keeps with its sha256 (TOML files,
+presets and ``--set key=value`` overrides: :mod:`falsr_zoo.search.config`). The training of
+every evaluation is the training engine's ``incomplete`` recipe with the ``train.*`` keys as
+overrides (``--set train.steps=2000``).
 
-A run is fully described by its config, which the run store keeps with its sha256: resuming a
-run with a different config is refused. Keys are flat (``falsr-search run --set population=32``);
-the training of every evaluation is the training engine's ``incomplete`` recipe with the
-``train.*`` keys as overrides (``--set train.steps=2000``).
-
-FALSR paper values (Section V): a population of 64 per generation, about 10,000 models in all,
-n = 7 cells, the incomplete-training recipe of the training engine. Not in the text at hand,
-our choices: the initialisation split (random / dense / no links: one third each), crossover
+FALSR paper values (Sections IV-V): a population of 64 per generation, about 10,000 models in
+all, the incomplete-training recipe of the training engine; roulette-wheel mutation regenerates
+all ``n`` cells and keeps the links (``rws_cells = "all"``); crossover cuts cells and links at
+independent points (Eq. 4). Not in the text, our choices: n = 7 cells (the paper's figures draw
+seven), the initialisation split (random / dense / no links: one third each), crossover
 probability 0.9, per-gene mutation rate 0.1, the operator mix (random 0.25, roulette-wheel on
-mult-adds 0.2 and on parameters 0.2, controller 0.35), the controller's sizes, and the reward
-(:mod:`falsr_zoo.search.hybrid`).
+mult-adds 0.2 and on parameters 0.2, controller 0.35), the wheel's direction (``rws_direction``:
+which cells it favours; see :mod:`falsr_zoo.search.falsr.space`), the controller's sizes, and
+the reward (:mod:`falsr_zoo.search.falsr.hybrid`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import tomllib
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
 
 from falsr_zoo.errors import ConfigError
-from falsr_zoo.search.hybrid import OPERATORS, HybridSearch, HybridSettings
-from falsr_zoo.search.renas_settings import RENAS_PRESETS, RenasSearchConfig
-from falsr_zoo.train.recipes import TrainConfig
+from falsr_zoo.search.config import SearchConfigBase
+from falsr_zoo.search.falsr.space import OPERATORS, RWS_CELLS, RWS_DIRECTIONS, SearchSpace
 
-__all__ = ["AnySearchConfig", "CONFIGS", "DEFAULT_PRESETS", "PRESETS", "SearchConfig", "config_from_json",
-           "load_config"]
+if TYPE_CHECKING:
+    from falsr_zoo.search.falsr.hybrid import HybridSearch, HybridSettings
+    from falsr_zoo.train.recipes import TrainConfig
+
+__all__ = ["FalsrSearchConfig", "PRESETS"]
 
 
 @dataclass(frozen=True)
-class SearchConfig:
-    """Everything a search run depends on (the data folders are given on the command line)."""
+class FalsrSearchConfig(SearchConfigBase):
+    """Everything a FALSR search run depends on (the data folders are given on the command line)."""
 
     family: str = "falsr"
     n_cells: int = 7
@@ -53,6 +48,8 @@ class SearchConfig:
     op_rws_mult_adds: float = 0.2
     op_rws_params: float = 0.2
     op_controller: float = 0.35
+    rws_cells: str = "all"
+    rws_direction: str = "cheaper"
     psnr_min: float | None = None
     max_mult_adds: float | None = None
     macs_size: tuple[int, int] = (480, 480)
@@ -74,6 +71,10 @@ class SearchConfig:
             raise ConfigError(f"a FALSR search config has family 'falsr', not {self.family!r}")
         if self.generations < 1:
             raise ConfigError(f"generations must be at least 1, got {self.generations}")
+        if self.rws_cells not in RWS_CELLS:
+            raise ConfigError(f"rws_cells must be one of {', '.join(RWS_CELLS)}, not {self.rws_cells!r}")
+        if self.rws_direction not in RWS_DIRECTIONS:
+            raise ConfigError(f"rws_direction must be one of {', '.join(RWS_DIRECTIONS)}, not {self.rws_direction!r}")
         if self.keep_weights not in ("front", "all", "none"):
             raise ConfigError(f"keep_weights must be front, all or none, not {self.keep_weights!r}")
         if self.psnr_min is not None and self.psnr_min <= 0:
@@ -88,11 +89,13 @@ class SearchConfig:
 
     def hybrid(self) -> HybridSettings:
         """The algorithm's settings."""
-        from falsr_zoo.search.controller import ControllerSettings
+        from falsr_zoo.search.falsr.controller import ControllerSettings
+        from falsr_zoo.search.falsr.hybrid import HybridSettings
 
         return HybridSettings(
             n_cells=self.n_cells, population=self.population, p_random=self.p_random, p_dense=self.p_dense,
-            crossover_prob=self.crossover_prob, mutation_rate=self.mutation_rate,
+            crossover_prob=self.crossover_prob, mutation_rate=self.mutation_rate, rws_cells=self.rws_cells,
+            rws_direction=self.rws_direction,
             operator_probs={name: getattr(self, f"op_{name}") for name in OPERATORS},
             psnr_min=self.psnr_min, max_mult_adds=int(self.max_mult_adds) if self.max_mult_adds is not None else None,
             macs_size=self.macs_size, reward_beta=self.reward_beta,
@@ -102,6 +105,8 @@ class SearchConfig:
 
     def algorithm(self) -> HybridSearch:
         """A fresh hybrid search for this config."""
+        from falsr_zoo.search.falsr.hybrid import HybridSearch
+
         return HybridSearch(self.hybrid(), self.seed, self.seed_genomes)
 
     def check_data(self, data: str, val: str | None) -> None:
@@ -139,17 +144,6 @@ class SearchConfig:
         macs = self.max_mult_adds if self.max_mult_adds is not None else heavy_macs
         return (-(self.psnr_min or 20.0), macs / 1e9 * 1.0001, heavy_params / 1e6 * 1.0001)
 
-    def to_json(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["train"] = dict(self.train)
-        for key in ("macs_size", "seed_genomes", "hv_reference"):
-            data[key] = list(data[key]) if data[key] is not None else None
-        return data
-
-    def digest(self) -> str:
-        """sha256 of the canonical JSON (what a resume must match)."""
-        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
-
     @property
     def evaluations(self) -> int:
         """Evaluations of the whole run (the first population plus one offspring population per later generation)."""
@@ -157,8 +151,6 @@ class SearchConfig:
 
 
 def _space_extremes(n_cells: int, size: tuple[int, int]) -> tuple[int, tuple[int, int]]:
-    from falsr_zoo.search.space import SearchSpace
-
     light, heavy = SearchSpace(n_cells).extremes()
     return light.macs(*size), (heavy.macs(*size), heavy.num_params())
 
@@ -168,105 +160,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {"n_cells": 3, "population": 4, "generations": 2, "macs_size": (480, 480),
               "train": {"steps": 12, "batch_size": 4, "patch_size": 32, "lr": 1e-3, "log_every": 1000,
                         "checkpoint_every": 0}},
-    **RENAS_PRESETS,
 }
-"""Preset name -> the values it sets over its config class's defaults (``paper``: the FALSR paper's
-search; ``smoke``: a few minutes on a 2-core CPU with a handful of images; ``renas-paper`` and
-``renas-smoke`` likewise for RENAS)."""
-
-AnySearchConfig = SearchConfig | RenasSearchConfig
-CONFIGS: dict[str, type] = {"falsr": SearchConfig, "renas": RenasSearchConfig}
-"""Family -> its search config class."""
-DEFAULT_PRESETS = {"falsr": "paper", "renas": "renas-paper"}
-"""The preset ``falsr-search run --family F`` starts from when no config or preset is given."""
-
-
-_KEYS = {f.name: f for f in fields(SearchConfig)}
-
-
-def _parse(key: str, raw: Any) -> Any:
-    if not isinstance(raw, str):
-        return raw
-    kind = str(_KEYS[key].type)
-    text = raw.strip()
-    if text.lower() in ("none", "null") and "None" in kind:
-        return None
-    try:
-        if key in ("macs_size", "hv_reference", "seed_genomes"):
-            return json.loads(text) if text.startswith("[") else [v.strip() for v in text.split(",")]
-        if "int" in kind and "float" not in kind and "tuple" not in kind:
-            return int(text)
-        if "float" in kind:
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError
-            return value
-    except ValueError:
-        raise ConfigError(f"{key}={raw}: not a valid value") from None
-    return text
-
-
-def _falsr_config(values: dict[str, Any], train: dict[str, Any]) -> SearchConfig:
-    unknown = sorted(set(values) - set(_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown search keys: {', '.join(unknown)}; known keys: {', '.join(k for k in _KEYS if k != 'train')}")
-    parsed = {key: _parse(key, raw) for key, raw in values.items()}
-    return SearchConfig(**parsed, train=train)
-
-
-def _family(name: Any) -> str:
-    if name not in CONFIGS:
-        raise ConfigError(f"unknown search family {name!r}; expected one of {', '.join(CONFIGS)}")
-    return name
-
-
-def load_config(path: str | Path | None = None, *, preset: str | None = None,
-                overrides: list[str] | Mapping[str, Any] = (), family: str | None = None) -> AnySearchConfig:
-    """A config from a TOML file or a preset, then ``key=value`` overrides (``train.KEY=VALUE`` for training).
-
-    ``family`` alone starts from the family's paper preset; with a file or a preset it must
-    match theirs.
-
-    Raises:
-        ConfigError: an unknown preset, family or key, an unreadable file, a bad value, an
-            impossible constraint, or a family that contradicts the file or preset.
-    """
-    if path is None and preset is None and family is not None:
-        preset = DEFAULT_PRESETS[_family(family)]
-    if (path is None) == (preset is None):
-        raise ConfigError("give a config file or --preset NAME (not both)")
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
-        values: dict[str, Any] = json.loads(json.dumps(PRESETS[preset]))
-    else:
-        try:
-            values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            raise ConfigError(f"{path}: cannot read the config ({err})") from None
-    items = overrides.items() if isinstance(overrides, Mapping) else [_split(item) for item in overrides]
-    train = dict(values.pop("train", {}))
-    for key, raw in items:
-        if key.startswith("train."):
-            train[key[len("train."):]] = raw
-        else:
-            values[key] = raw
-    declared = _family(values.get("family", "falsr"))
-    if family is not None and _family(family) != declared:
-        source = f"preset {preset}" if preset is not None else str(path)
-        raise ConfigError(f"--family {family} does not match the {declared} search of {source}")
-    if declared == "renas":
-        return RenasSearchConfig.from_values(values, train)
-    return _falsr_config(values, train)
-
-
-def config_from_json(data: Mapping[str, Any]) -> AnySearchConfig:
-    """The config a run store recorded (``to_json``'s output), of its family's class."""
-    return CONFIGS[_family(data.get("family", "falsr"))](**data)
-
-
-def _split(item: str) -> tuple[str, str]:
-    key, sep, value = item.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"{item!r}: expected key=value")
-    return key.strip(), value.strip()
+"""Preset name -> the values it sets (``paper``: the FALSR paper's search, our choices where it is
+silent; ``smoke``: a few minutes on a 2-core CPU with a handful of images)."""

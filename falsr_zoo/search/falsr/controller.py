@@ -4,26 +4,23 @@ The LSTM runs ``n`` steps; at each it emits a softmax over the 192 cell choices,
 embedding of the sampled choice is its next input (a learned start embedding comes first). The
 ``n`` chosen embeddings, concatenated, go through two fully connected layers (ReLU) and a last
 one with ``n(n+1)/2`` sigmoid outputs, the probabilities of the link bits, each sampled as a
-Bernoulli. The policy is trained with REINFORCE, one episode per sampled genome and the same
-reward for all of its actions (gamma = 1, Eq. 6): the loss is ``-(R - b) * log pi(a)`` minus an
-entropy bonus, with ``b`` an exponential moving average of the rewards. Which reward the search
-feeds it is the search's choice (:mod:`falsr_zoo.search.hybrid`).
-
-Sampling draws from the controller's own ``torch.Generator``; its state, the weights, the
-optimiser and the baseline are all in :meth:`Controller.state_dict`, so a resumed search samples
-what an uninterrupted one would.
+Bernoulli. The policy is trained with REINFORCE (:mod:`falsr_zoo.search.reinforce`), one
+episode per sampled genome and the same reward for all of its actions (gamma = 1, Eq. 6): the
+loss is ``-(R - b) * log pi(a)`` minus a small entropy regulariser (the paper names none; ours),
+with ``b`` an exponential moving average of the rewards. Which reward the search feeds it is
+the search's choice (:mod:`falsr_zoo.search.falsr.hybrid`).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["Controller", "ControllerSettings", "PolicyNetwork", "Reinforce"]
+from falsr_zoo.search.reinforce import Reinforce
+
+__all__ = ["Controller", "ControllerSettings", "PolicyNetwork"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +33,7 @@ class ControllerSettings:
     lr: float = 3e-3
     baseline_decay: float = 0.8
     entropy_weight: float = 1e-3
+    entropy_mode: str = "loss"
     init_range: float = 0.1
 
 
@@ -89,53 +87,6 @@ class PolicyNetwork(nn.Module):
         log_prob = log_prob + links.log_prob(bits.float()).sum(1)
         entropy = entropy + links.entropy().sum(1)
         return torch.stack(chosen, dim=1), bits, log_prob, entropy
-
-
-class Reinforce:
-    """A policy trained by REINFORCE: its optimiser, the reward baseline, the sampling generator.
-
-    Shared by the FALSR controller and the RENAS mutation controller. ``settings`` needs ``lr``,
-    ``baseline_decay`` and ``entropy_weight``; ``make_policy`` builds the policy under ``seed``.
-    """
-
-    def __init__(self, make_policy: Callable[[], nn.Module], settings: Any, seed: int) -> None:
-        self.settings = settings
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.policy = make_policy()
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=settings.lr)
-        self.generator = torch.Generator().manual_seed(seed + 1)
-        self.baseline: float | None = None
-        self.updates = 0
-
-    def _reinforce(self, rewards: Sequence[float], log_prob: torch.Tensor, entropy: torch.Tensor) -> float:
-        """One policy-gradient step: the moving-average baseline, then the loss with the entropy bonus."""
-        reward = torch.tensor(list(rewards), dtype=torch.float32)
-        mean = float(reward.mean())
-        decay = self.settings.baseline_decay
-        self.baseline = mean if self.baseline is None else decay * self.baseline + (1 - decay) * mean
-        loss = -((reward - self.baseline) * log_prob).mean() - self.settings.entropy_weight * entropy.mean()
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        self.updates += 1
-        return float(loss.detach())
-
-    def state_dict(self) -> bytes:
-        """Everything needed to continue, as bytes (``torch.save``; read back with ``weights_only=True``)."""
-        buffer = io.BytesIO()
-        torch.save({"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "generator": self.generator.get_state(), "baseline": self.baseline,
-                    "updates": self.updates}, buffer)
-        return buffer.getvalue()
-
-    def load_state_dict(self, blob: bytes) -> None:
-        """Continue from :meth:`state_dict`'s bytes."""
-        state: dict[str, Any] = torch.load(io.BytesIO(blob), weights_only=True)
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.baseline, self.updates = state["baseline"], int(state["updates"])
 
 
 class Controller(Reinforce):

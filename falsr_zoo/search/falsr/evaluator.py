@@ -1,8 +1,5 @@
 """Evaluating a FALSR candidate: incomplete training by the training engine, then Y-PSNR on validation.
 
-(The RENAS evaluator is :mod:`falsr_zoo.search.renas_evaluator`; :func:`evaluate_in_process`
-picks a run's evaluator by family.)
-
 An evaluation is a pure function of the search config, the data folders, the genome and the
 candidate's seed: the training engine's data order, crops and initialisation are seeded, and
 on the CPU its arithmetic is deterministic, so a re-run (after a crash, or to export weights
@@ -12,27 +9,29 @@ the validation set are loaded once per process and reused by every evaluation it
 
 from __future__ import annotations
 
-import json
 import os
 import socket
+import statistics
 import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
 
+import numpy as np
+import torch
 from safetensors.torch import save
 
-from falsr_zoo.search.interfaces import EvalOutcome, EvalTask, candidate_seed
-from falsr_zoo.search.renas_evaluator import RenasEvaluator
-from falsr_zoo.search.settings import SearchConfig, config_from_json
-from falsr_zoo.train import TrainData, train
+from falsr_zoo.search.budget import Budget
+from falsr_zoo.search.contracts import EvalOutcome, EvalTask
+from falsr_zoo.search.falsr.config import FalsrSearchConfig
+from falsr_zoo.search.falsr.space import SearchSpace, initial_population
+from falsr_zoo.train import TrainData, build_network, train
 from falsr_zoo.train.sr_patches import PatchDataset, SRImages, ValidationSet, load_validation
 
-__all__ = ["EVALUATORS", "EvalOutcome", "EvalTask", "Evaluator", "candidate_seed", "evaluate_in_process"]
+__all__ = ["FalsrEvaluator", "estimate_budget"]
 
 
-class Evaluator:
+class FalsrEvaluator:
     """Runs evaluations in this process; data are loaded on first use and kept.
 
     Args:
@@ -43,7 +42,7 @@ class Evaluator:
         keep_weights: Return the trained weights (safetensors bytes) with each outcome.
     """
 
-    def __init__(self, config: SearchConfig, data: str, val: str, cache_dir: str | os.PathLike[str],
+    def __init__(self, config: FalsrSearchConfig, data: str, val: str, cache_dir: str | os.PathLike[str],
                  keep_weights: bool = True) -> None:
         self.config, self.data, self.val, self.cache_dir = config, data, val, Path(cache_dir)
         self.keep_weights = keep_weights
@@ -74,18 +73,37 @@ class Evaluator:
             return EvalOutcome(task.id, None, None, time.perf_counter() - started, self.worker, error=detail[:2000])
 
 
-EVALUATORS: dict[str, Callable[..., Any]] = {"falsr": Evaluator, "renas": RenasEvaluator}
-"""Family -> its evaluator class, ``(config, data, val, cache_dir, keep_weights)``, with ``evaluate(task)``."""
+def estimate_budget(config: FalsrSearchConfig, data: str, val: str | None, workers: int = 1, steps: int = 3) -> Budget:
+    """Time a few training steps of a median-cost genome (the paper's initialisation, drawn from the
+    run's seed) and one validation pass, then scale by the run's evaluations."""
+    from PIL import Image
 
-_CACHED: dict[tuple[Any, ...], Any] = {}
+    from falsr_zoo.sr.evaluate import find_pairs
 
-
-def evaluate_in_process(config_json: dict[str, Any], data: str, val: str, cache_dir: str, keep_weights: bool,
-                        task: EvalTask) -> EvalOutcome:
-    """Evaluate with this process's cached evaluator for the config (for worker processes)."""
-    key = (json.dumps(config_json, sort_keys=True), data, val, cache_dir, keep_weights)
-    evaluator = _CACHED.get(key)
-    if evaluator is None:
-        config = config_from_json(config_json)
-        evaluator = _CACHED[key] = EVALUATORS[config.family](config, data, val, cache_dir, keep_weights)
-    return evaluator.evaluate(task)
+    train_config = config.train_config(data, val)
+    pool = initial_population(SearchSpace(config.n_cells), 21, np.random.default_rng(config.seed))
+    genome = sorted(pool, key=lambda g: g.macs(*config.macs_size))[len(pool) // 2]
+    net = build_network(replace(train_config, model=str(genome))).train()
+    batch, patch = train_config.batch_size, train_config.patch_size
+    optimizer = torch.optim.Adam(net.parameters(), lr=train_config.lr)
+    y, target = torch.rand(batch, 1, patch // 2, patch // 2), torch.rand(batch, 1, patch, patch)
+    times = []
+    for index in range(steps + 1):
+        started = time.perf_counter()
+        loss = (net.forward_y(y) - target).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if index:
+            times.append(time.perf_counter() - started)
+    pairs = find_pairs(val)
+    with Image.open(pairs[0][0]) as image:
+        width, height = image.size
+    net.eval()
+    started = time.perf_counter()
+    with torch.inference_mode():
+        net.forward_y(torch.rand(1, 1, height // 2, width // 2))
+    per_image = time.perf_counter() - started
+    per_evaluation = train_config.total_steps(len(find_pairs(data)))
+    return Budget(config.evaluations, per_evaluation * config.evaluations, len(pairs), statistics.median(times),
+                  per_image * len(pairs), workers)

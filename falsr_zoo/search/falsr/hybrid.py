@@ -3,13 +3,16 @@
 FALSR paper, Sections IV-V. Each offspring is made by a categorical choice of operator:
 
 * ``random`` / ``rws_mult_adds`` / ``rws_params`` (exploration): two parents by binary
-  tournament, single-point crossover of cells and links (Eq. 4) with probability
-  ``crossover_prob``, then a random mutation, or a roulette-wheel mutation of one cell on
-  log-scaled mult-adds or parameters (Eq. 5; links unchanged);
+  tournament, single-point crossover of cells and links at independent points (Eq. 4) with
+  probability ``crossover_prob``, then a random mutation, or a roulette-wheel mutation of the
+  cells on log-scaled mult-adds or parameters (Eq. 5; all ``n`` cells by default, links
+  unchanged; :mod:`falsr_zoo.search.falsr.space`);
 * ``controller`` (exploitation): a genome sampled by the RL controller
-  (:mod:`falsr_zoo.search.controller`).
+  (:mod:`falsr_zoo.search.falsr.controller`).
 
-Proposals already seen in the run are redrawn (up to 20 times), so a genome is trained once.
+Proposals already seen in the run are redrawn (up to 20 times); one that is still a repeat
+(a concentrated controller proposes little else) is not trained again: the loop copies the
+stored result to it (``reuses_results``), so NSGA-II and the controller are told its result.
 
 **Objectives** (minimised): ``-PSNR``, mult-adds (G, at ``macs_size``) and parameters (M), the
 costs from the genome alone. **Constraints**: ``psnr >= psnr_min`` (violation ``psnr_min - psnr``
@@ -19,15 +22,22 @@ and its violation (1000 + the relative excess) ranks it after every trained one.
 **Controller reward** (the paper leaves it open). For a controller sample with PSNR ``p`` and
 costs ``m`` (mult-adds) and ``q`` (parameters)::
 
-    R = (p - p_lo) / (p_hi - p_lo) - beta * (norm(m) + norm(q)) / 2
+    R = s((p - p_mid) / p_scale) - beta * (norm(m) + norm(q)) / 2,   s(z) = (1 + z / (1 + |z|)) / 2
 
-where ``p_lo``/``p_hi`` are the lowest and highest PSNR of the run's feasible evaluations so far
-and ``norm`` maps a cost log-linearly onto [0, 1] between the space's cheapest and costliest
-genomes; a candidate that was not trained gets ``-1 - beta``. It is a fixed trade-off
-direction (``beta``, 0.5 by default) of the three objectives, scale-free in PSNR and in cost
-orders of magnitude, dense (every sample gets a graded reward), and it never rewards the
-constraint violations; NSGA-II keeps the front diverse around it. ``benchmarks/search_compare.py``
-and the tests show that it learns.
+where ``p_mid`` and ``p_scale`` are the median and the scaled median absolute deviation
+(``1.4826 MAD``, at least ``PSNR_SCALE_FLOOR`` dB) of the PSNRs of every trained candidate in
+the population being told (the surviving population before the tell and this generation's
+offspring; feasible or not), and ``norm`` maps a cost log-linearly onto [0, 1] between the
+space's cheapest and costliest genomes. ``s`` is a soft sign mapped onto (0, 1): unlike a
+logistic it never saturates to equal values in floating point, so a better PSNR always earns
+more. A candidate that was not trained (over the mult-adds
+bound, or failed) gets ``-1 - beta``. So the reward is bounded (in ``(-beta, 1)`` for a trained
+candidate), increasing in PSNR whatever the other candidates are (PSNR always counts, also
+with a single trained candidate), lower for a costlier genome at equal PSNR, every trained
+candidate ranks above every untrained one, and one outlier (a 20 dB failure to learn among
+37 dB models) moves neither the median nor the MAD: it gets a reward near ``-beta * cost``
+instead of dominating the batch. ``beta`` (0.5 by default) is a fixed trade-off direction of
+the three objectives; NSGA-II keeps the front diverse around it.
 """
 
 from __future__ import annotations
@@ -40,22 +50,24 @@ import numpy as np
 
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.falsr.genome import Genome, parse_genome
-from falsr_zoo.search.controller import Controller, ControllerSettings
-from falsr_zoo.search.interfaces import Evaluation, Proposal
+from falsr_zoo.search.contracts import Evaluation, Proposal
+from falsr_zoo.search.falsr.controller import Controller, ControllerSettings
+from falsr_zoo.search.falsr.space import (OPERATORS, SearchSpace, crossover, initial_population, random_mutation,
+                                          roulette_mutation)
 from falsr_zoo.search.nsga2 import NSGA2, Individual, tournament_parents
 from falsr_zoo.search.pareto import fronts, hypervolume
 from falsr_zoo.search.store import Candidate
-from falsr_zoo.search.space import SearchSpace, crossover, initial_population, random_mutation, roulette_mutation
 
-__all__ = ["OPERATORS", "Evaluation", "HybridSettings", "HybridSearch", "front_of", "objectives_of"]
+__all__ = ["HybridSettings", "HybridSearch", "PSNR_SCALE_FLOOR", "front_of", "objectives_of", "reward"]
 
-OPERATORS = ("random", "rws_mult_adds", "rws_params", "controller")
 _UNTRAINED = 1000.0
+PSNR_SCALE_FLOOR = 0.05
+"""The smallest PSNR scale (dB) of the reward's soft sign, for populations of (nearly) equal PSNR."""
 
 
 @dataclass(frozen=True)
 class HybridSettings:
-    """The algorithm's settings (see :class:`~falsr_zoo.search.settings.SearchConfig` for the defaults' sources)."""
+    """The algorithm's settings (see :class:`~falsr_zoo.search.falsr.config.FalsrSearchConfig` for the defaults' sources)."""
 
     n_cells: int = 7
     population: int = 64
@@ -63,6 +75,8 @@ class HybridSettings:
     p_dense: float = 1 / 3
     crossover_prob: float = 0.9
     mutation_rate: float = 0.1
+    rws_cells: str = "all"
+    rws_direction: str = "cheaper"
     operator_probs: Mapping[str, float] = field(default_factory=lambda: {
         "random": 0.25, "rws_mult_adds": 0.2, "rws_params": 0.2, "controller": 0.35})
     psnr_min: float | None = None
@@ -99,9 +113,27 @@ def front_of(candidates: Sequence[Candidate]) -> list[Candidate]:
     feasible = [c for c in candidates if c.status == "done" and (c.violation or 0) <= 0]
     if not feasible:
         return []
-    points = np.array([objectives_of(c.psnr, c.mult_adds, c.params) for c in feasible])
+    points = np.array([objectives_of(c.score, c.mult_adds, c.params) for c in feasible])
     rank = fronts(points)
     return sorted((c for c, r in zip(feasible, rank) if r == 0), key=lambda c: (c.mult_adds, c.id))
+
+
+def reward(psnr: float | None, cost: float, reference: Sequence[float], beta: float) -> float:
+    """The controller's reward (module docstring).
+
+    Args:
+        psnr: The sample's PSNR, ``None`` when it was not trained.
+        cost: Its normalised cost in [0, 1].
+        reference: The PSNRs of the trained candidates being told (the median and MAD's sample).
+        beta: The cost weight.
+    """
+    if psnr is None or not math.isfinite(psnr):
+        return -1.0 - beta
+    values = np.asarray([v for v in reference if math.isfinite(v)] or [psnr], dtype=np.float64)
+    middle = float(np.median(values))
+    scale = max(1.4826 * float(np.median(np.abs(values - middle))), PSNR_SCALE_FLOOR)
+    z = (psnr - middle) / scale
+    return (1.0 + z / (1.0 + abs(z))) / 2 - beta * cost
 
 
 class HybridSearch:
@@ -125,8 +157,7 @@ class HybridSearch:
         self.controller = Controller(settings.n_cells, self.space.num_choices, seed, settings.controller) \
             if settings.use_controller else None
         self.seen: set[str] = set()
-        self.psnr_range: list[float] | None = None
-        self.pending_actions: dict[str, tuple[list[int], list[int]]] = {}
+        self.pending_actions: list[tuple[list[int], list[int]] | None] = []
         light, heavy = self.space.extremes()
         h, w = settings.macs_size
         self._cost_range = ((light.macs(h, w), heavy.macs(h, w)), (light.num_params(), heavy.num_params()))
@@ -151,10 +182,10 @@ class HybridSearch:
     def violation(self, evaluation: Evaluation) -> float:
         """Total constraint violation of an evaluation (0 = feasible)."""
         bound = self.settings.max_mult_adds
-        if evaluation.psnr is None:
-            return _UNTRAINED + (evaluation.mult_adds - bound) / bound if bound else _UNTRAINED
+        if evaluation.score is None:
+            return _UNTRAINED + max(0.0, evaluation.mult_adds - bound) / bound if bound else _UNTRAINED
         floor = self.settings.psnr_min
-        return max(0.0, floor - evaluation.psnr) if floor is not None else 0.0
+        return max(0.0, floor - evaluation.score) if floor is not None else 0.0
 
     # -- ask ----------------------------------------------------------------------------------
 
@@ -162,6 +193,7 @@ class HybridSearch:
         return str(genome) not in self.seen
 
     def _sample(self, rng: np.random.Generator, size: int) -> list[Proposal]:
+        self.pending_actions = [None] * size
         proposals = [Proposal(text, "seed") for text in self.seed_genomes]
         self.seen.update(self.seed_genomes)
         attempts = 0
@@ -180,6 +212,7 @@ class HybridSearch:
         names = list(self.settings.operator_probs)
         probabilities = np.array([self.settings.operator_probs[n] for n in names])
         proposals: list[Proposal] = []
+        self.pending_actions = []
         while len(proposals) < size:
             operator = names[int(rng.choice(len(names), p=probabilities))]
             for _ in range(20):
@@ -187,8 +220,7 @@ class HybridSearch:
                 if self._fresh(proposal.x):
                     break
             self.seen.add(proposal.x)
-            if action is not None:
-                self.pending_actions[proposal.x] = action
+            self.pending_actions.append(action)
             proposals.append(proposal)
         return proposals
 
@@ -205,7 +237,8 @@ class HybridSearch:
         if operator == "random":
             child = random_mutation(self.space, child, rng, self.settings.mutation_rate)
         else:
-            child = roulette_mutation(self.space, child, rng, "mult_adds" if operator == "rws_mult_adds" else "params")
+            child = roulette_mutation(self.space, child, rng, operator.removeprefix("rws_"),
+                                      self.settings.rws_direction, self.settings.rws_cells)
         return Proposal(str(child), label, parents), None
 
     def ask(self) -> list[Proposal]:
@@ -214,38 +247,41 @@ class HybridSearch:
 
     # -- tell ---------------------------------------------------------------------------------
 
-    def reward(self, evaluation: Evaluation) -> float:
-        """The controller's reward for an evaluation (module docstring)."""
-        beta = self.settings.reward_beta
-        if evaluation.psnr is None:
-            return -1.0 - beta
-        low, high = self.psnr_range or (evaluation.psnr, evaluation.psnr)
-        quality = (evaluation.psnr - low) / (high - low) if high > low else 0.5
+    reuses_results = True
+    """A FALSR evaluation is a function of the genome alone: a repeated genome reuses its stored result."""
+
+    def cost(self, evaluation: Evaluation) -> float:
+        """The normalised cost in [0, 1]: mean of the log-scaled mult-adds and parameters."""
         (m_lo, m_hi), (q_lo, q_hi) = self._cost_range
-        cost = (_log_norm(evaluation.mult_adds, m_lo, m_hi) + _log_norm(evaluation.params, q_lo, q_hi)) / 2
-        return quality - beta * cost
+        return (_log_norm(evaluation.mult_adds, m_lo, m_hi) + _log_norm(evaluation.params, q_lo, q_hi)) / 2
+
+    def reference_psnrs(self, evaluations: Sequence[Evaluation]) -> list[float]:
+        """The PSNRs the reward is relative to: the trained members of the population before the
+        tell and the trained evaluations being told."""
+        members = [-ind.objectives[0] for ind in self.nsga.population if math.isfinite(ind.objectives[0])]
+        return members + [e.score for e in evaluations if e.score is not None and math.isfinite(e.score)]
 
     def tell(self, evaluations: Sequence[Evaluation]) -> dict[str, float]:
-        """Hand the generation's evaluations (sorted by id) to NSGA-II and train the controller.
+        """Hand the generation's evaluations (in proposal order) to NSGA-II and train the controller.
 
         Returns:
             ``{"controller_reward": mean reward of its samples, "controller_loss": ...}`` when the
             controller had samples in this generation.
         """
         evaluations = sorted(evaluations, key=lambda e: e.id)
-        for evaluation in evaluations:
-            if evaluation.psnr is not None and math.isfinite(evaluation.psnr) and self.violation(evaluation) == 0:
-                low, high = self.psnr_range or (evaluation.psnr, evaluation.psnr)
-                self.psnr_range = [min(low, evaluation.psnr), max(high, evaluation.psnr)]
-        self.nsga.tell([Individual(e.id, e.genome, objectives_of(e.psnr, e.mult_adds, e.params), self.violation(e))
+        if len(evaluations) != len(self.pending_actions):
+            raise RuntimeError(f"told {len(evaluations)} evaluations for {len(self.pending_actions)} proposals")
+        reference = self.reference_psnrs(evaluations)
+        self.nsga.tell([Individual(e.id, e.genome, objectives_of(e.score, e.mult_adds, e.params), self.violation(e))
                         for e in evaluations])
         report: dict[str, float] = {}
-        sampled = [e for e in evaluations if e.genome in self.pending_actions]
+        sampled = [(e, action) for e, action in zip(evaluations, self.pending_actions) if action is not None]
         if self.controller is not None and sampled:
-            rewards = [self.reward(e) for e in sampled]
-            loss = self.controller.update([self.pending_actions[e.genome] for e in sampled], rewards)
+            beta = self.settings.reward_beta
+            rewards = [reward(e.score, self.cost(e), reference, beta) for e, _ in sampled]
+            loss = self.controller.update([action for _, action in sampled], rewards)
             report = {"controller_reward": float(np.mean(rewards)), "controller_loss": loss}
-        self.pending_actions = {}
+        self.pending_actions = []
         return report
 
     def inherits(self, operator: str) -> bool:
@@ -257,7 +293,7 @@ class HybridSearch:
     def summary(self, candidates: Sequence[Candidate]) -> dict[str, Any]:
         """The front of every candidate so far and its hypervolume (reference ``hv_reference``)."""
         front = front_of(candidates)
-        points = [objectives_of(c.psnr, c.mult_adds, c.params) for c in front]
+        points = [objectives_of(c.score, c.mult_adds, c.params) for c in front]
         reference = self.settings.hv_reference
         volume = hypervolume(np.array(points), reference) if points and reference is not None else 0.0
         return {"hypervolume": volume, "front": [c.id for c in front]}
@@ -270,14 +306,13 @@ class HybridSearch:
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state (the controller's weights travel separately: :meth:`controller_state`)."""
-        return {"nsga": self.nsga.state_dict(), "seen": sorted(self.seen), "psnr_range": self.psnr_range,
-                "pending_actions": {k: [list(v[0]), list(v[1])] for k, v in sorted(self.pending_actions.items())}}
+        return {"nsga": self.nsga.state_dict(), "seen": sorted(self.seen),
+                "pending_actions": [[list(a[0]), list(a[1])] if a is not None else None for a in self.pending_actions]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.nsga.load_state_dict(state["nsga"])
         self.seen = set(state["seen"])
-        self.psnr_range = state["psnr_range"]
-        self.pending_actions = {k: (v[0], v[1]) for k, v in state["pending_actions"].items()}
+        self.pending_actions = [(a[0], a[1]) if a is not None else None for a in state["pending_actions"]]
 
     def controller_state(self) -> bytes | None:
         return self.controller.state_dict() if self.controller is not None else None

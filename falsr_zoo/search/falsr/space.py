@@ -10,16 +10,23 @@ genomes built through :meth:`Genome.from_link_bits`, so it can only produce vali
   cell ``n`` times (cells are not repeated across individuals while the population is smaller
   than the 192 choices), and its links are random with probability ``p_random``, dense
   (every link) with probability ``p_dense``, none otherwise.
-* :func:`crossover` - single-point crossover of micro and macro at once (Eq. 4): one cut point
-  ``p``; a child takes the cells *and* the link bits of nodes ``< p`` from one parent and those
-  of nodes ``>= p`` (the output node included) from the other.
+* :func:`crossover` - single-point crossover "performed simultaneously in both micro and
+  macro" with the positions ``i`` (cells) and ``j`` (links) "chosen respectively" (Eq. 4): a
+  child takes the cells before ``i`` from one parent and the rest from the other, and the link
+  bits before ``j`` from the same parent and the rest from the other. ``j`` cuts the macro
+  chromosome in the paper's order (Eq. 2: grouped by source, ``c_1^{1:n}, c_2^{2:n}, ...``),
+  not in the node-by-node order of :attr:`Genome.link_bits`.
 * :func:`random_mutation` - each cell replaced (by another choice) and each link bit flipped
   with probability ``rate``; at least one change.
-* :func:`roulette_mutation` - one cell, chosen uniformly, replaced by roulette-wheel selection
-  over the 192 choices with probabilities proportional to their log-scaled mult-adds or
-  parameters (Eq. 5); links unchanged. The paper gives the selection's form, not the cost each
-  choice is weighed by: we use the choice's cost at the stem's width as its input
-  (``log(1 + cost)``), so the wheel leans, mildly, towards cells of more capacity.
+* :func:`roulette_mutation` - the paper's RWS: "keep M_mac unchanged and perform RWS on S for n
+  times to generate M_mic", every cell drawn from a roulette wheel over the 192 choices whose
+  weights come from their log-scaled mult-adds or parameters (Eq. 5); ``cells="one"`` (our
+  earlier variant) redraws one uniformly chosen cell. The paper gives the selection's form
+  ("to handle FLOPS / params"), not the direction: ``direction="cheaper"`` weighs a choice by
+  ``1 / log(1 + cost)`` (cheaper cells are drawn more often, as both costs are minimised),
+  ``"costlier"`` by ``log(1 + cost)`` (more capacity); a choice's cost is taken at the stem's
+  width. Both directions span a factor of about 2.7 between the cheapest and the costliest
+  choice; which one searches better is measured by ``benchmarks/search_study.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.falsr.genome import CELL_CHOICES, STEM_WIDTH, CellSpec, Genome
 
 __all__ = [
+    "OPERATORS",
+    "RWS_CELLS",
+    "RWS_DIRECTIONS",
     "SearchSpace",
     "crossover",
     "initial_population",
@@ -44,6 +54,13 @@ __all__ = [
 ]
 
 _INDEX = {cell: index for index, cell in enumerate(CELL_CHOICES)}
+
+OPERATORS = ("random", "rws_mult_adds", "rws_params", "controller")
+"""The hybrid's mutation operators (Eq. 5 and the controller), chosen per offspring."""
+RWS_CELLS = ("all", "one")
+"""Roulette-wheel mutation redraws every cell (the paper) or one."""
+RWS_DIRECTIONS = ("cheaper", "costlier")
+"""Which cells the wheel favours."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,13 @@ class SearchSpace:
         if genome.n_cells != self.n_cells:
             raise ConfigError(f"a genome of {genome.n_cells} cells is outside a {self.n_cells}-cell search space")
         return tuple(_INDEX[cell] for cell in genome.cells), genome.link_bits
+
+    def source_order(self) -> tuple[int, ...]:
+        """Indices into :attr:`Genome.link_bits` in the paper's order (Eq. 2): grouped by source
+        node, ``c_s^{s+1..n}`` for ``s = 0, 1, ...``, targets ascending."""
+        edges = self.node_bits()
+        return tuple(edges[target].start + source for source in range(self.n_cells)
+                     for target in range(source + 1, self.n_cells + 1))
 
     def node_bits(self) -> list[range]:
         """The slice of :attr:`Genome.link_bits` each node owns (node ``t`` has ``t`` bits)."""
@@ -121,14 +145,22 @@ def initial_population(space: SearchSpace, size: int, rng: np.random.Generator, 
 
 
 def crossover(space: SearchSpace, a: Genome, b: Genome, rng: np.random.Generator) -> tuple[Genome, Genome]:
-    """Single-point crossover of cells and links at once (Eq. 4); both children."""
+    """Single-point crossover of cells at ``i`` and of links at ``j``, drawn independently (Eq. 4); both children.
+
+    ``i`` is in ``1 .. n - 1`` and ``j`` in ``1 .. n(n+1)/2 - 1`` (the paper's bit order), so each
+    child takes a non-empty head from one parent and a non-empty tail from the other in both
+    chromosomes: a child differs from both parents wherever they differ in both parts.
+    """
     (cells_a, bits_a), (cells_b, bits_b) = space.encode(a), space.encode(b)
     if space.n_cells < 2:
         return a, b
-    point = int(rng.integers(1, space.n_cells))  # nodes < point from one parent, >= point from the other
-    cut = space.node_bits()[point].start
-    return (space.genome(cells_a[:point] + cells_b[point:], bits_a[:cut] + bits_b[cut:]),
-            space.genome(cells_b[:point] + cells_a[point:], bits_b[:cut] + bits_a[cut:]))
+    i = int(rng.integers(1, space.n_cells))
+    j = int(rng.integers(1, space.num_links))
+    order = space.source_order()
+    mixed_a, mixed_b = list(bits_a), list(bits_b)
+    for position in order[j:]:
+        mixed_a[position], mixed_b[position] = bits_b[position], bits_a[position]
+    return (space.genome(cells_a[:i] + cells_b[i:], mixed_a), space.genome(cells_b[:i] + cells_a[i:], mixed_b))
 
 
 def random_mutation(space: SearchSpace, genome: Genome, rng: np.random.Generator, rate: float) -> Genome:
@@ -162,37 +194,47 @@ def _cost(cell: CellSpec, measure: str) -> int:
     return cell.macs_per_pixel(STEM_WIDTH) if measure == "mult_adds" else cell.num_params(STEM_WIDTH)
 
 
-@lru_cache(maxsize=2)
-def _wheel(measure: str) -> np.ndarray:
-    weights = np.array([math.log1p(_cost(cell, measure)) for cell in CELL_CHOICES])
+@lru_cache(maxsize=4)
+def _wheel(measure: str, direction: str) -> np.ndarray:
+    logs = np.array([math.log1p(_cost(cell, measure)) for cell in CELL_CHOICES])
+    weights = logs if direction == "costlier" else 1.0 / logs
     probabilities = weights / weights.sum()
     probabilities.setflags(write=False)
     return probabilities
 
 
-def roulette_probabilities(measure: str) -> np.ndarray:
-    """Selection probability of each cell choice: ``log(1 + cost) / sum`` (Eq. 5).
+def roulette_probabilities(measure: str, direction: str = "cheaper") -> np.ndarray:
+    """Selection probability of each cell choice (Eq. 5): ``w / sum(w)``, ``w = log(1 + cost)``
+    toward costlier cells, ``1 / log(1 + cost)`` toward cheaper ones.
 
     Args:
         measure: ``"mult_adds"`` or ``"params"``.
+        direction: ``"cheaper"`` or ``"costlier"``.
     """
     if measure not in ("mult_adds", "params"):
         raise ConfigError(f"roulette-wheel measure must be mult_adds or params, not {measure!r}")
-    return _wheel(measure)
+    if direction not in RWS_DIRECTIONS:
+        raise ConfigError(f"roulette-wheel direction must be one of {', '.join(RWS_DIRECTIONS)}, not {direction!r}")
+    return _wheel(measure, direction)
 
 
-def roulette_mutation(space: SearchSpace, genome: Genome, rng: np.random.Generator, measure: str) -> Genome:
-    """One uniformly chosen cell replaced by a roulette-wheel draw over the 192 choices; links unchanged.
+def roulette_mutation(space: SearchSpace, genome: Genome, rng: np.random.Generator, measure: str,
+                      direction: str = "cheaper", cells: str = "all") -> Genome:
+    """Cells redrawn from the roulette wheel, links unchanged: all ``n`` (the paper) or one.
 
-    The draw is repeated (at most 100 times) until it differs from the current cell, so the
-    child differs from its parent.
+    The draw is repeated (at most 100 times) until the child differs from its parent.
     """
-    cells, bits = (list(part) for part in space.encode(genome))
-    position = int(rng.integers(0, len(cells)))
-    probabilities = roulette_probabilities(measure)
+    if cells not in RWS_CELLS:
+        raise ConfigError(f"rws cells must be one of {', '.join(RWS_CELLS)}, not {cells!r}")
+    current, bits = space.encode(genome)
+    probabilities = roulette_probabilities(measure, direction)
+    drawn = list(current)
     for _ in range(100):
-        choice = int(rng.choice(len(probabilities), p=probabilities))
-        if choice != cells[position]:
+        drawn = list(current)
+        if cells == "all":
+            drawn = [int(c) for c in rng.choice(len(probabilities), size=len(current), p=probabilities)]
+        else:
+            drawn[int(rng.integers(0, len(current)))] = int(rng.choice(len(probabilities), p=probabilities))
+        if tuple(drawn) != tuple(current):
             break
-    cells[position] = choice
-    return space.genome(cells, bits)
+    return space.genome(drawn, bits)

@@ -1,8 +1,8 @@
 """RENAS search configurations: one validated :class:`RenasSearchConfig`, its presets, its training.
 
 A RENAS run is fully described by its config, kept with its sha256 in the run store (resuming
-with another config is refused), exactly as a FALSR run (:mod:`falsr_zoo.search.settings`, which
-reads TOML files, presets and ``--set key=value`` overrides for both families).
+with another config is refused), exactly as a FALSR run (:mod:`falsr_zoo.search.config` reads
+TOML files, presets and ``--set key=value`` overrides for every family).
 
 The paper's values (Chen et al., CVPR 2019, Sections 3-5.1), the defaults here: a population of
 20 (``population``); the search network of ``#B = 5`` blocks (``num_blocks``), ``N = 2`` cells
@@ -10,10 +10,13 @@ per stage (``num_cells``) and ``F = 24`` filters (``filters``) on CIFAR-10 with 
 images held out for validation (``val_split``); children fine-tuned for one pass
 (``finetune_epochs``) at learning rate 0.01 for new parameters (``lr_new``) and a tenth of it for
 inherited ones (``inherited_lr_ratio``); the controller's sizes 100, init N(0, 0.01), Adam 1e-3,
-tanh constant 2.5, temperature 5.0, entropy bonus 0.1.
+tanh constant 2.5, temperature 5.0, the controller's entropy added to the reward with weight
+0.1; the reward ``tan(f pi / 2)`` (``reward = "accuracy"``); mutators that replace the chosen
+input or operator "with each substitute", never keeping the current value (``keep_current =
+false``).
 
 Our choices where the paper is silent: ``sample_size`` 5 (see
-:mod:`falsr_zoo.search.renas_evolution`); 500 ``steps``; one child per step
+:mod:`falsr_zoo.search.renas.evolution`); 500 ``steps``; one child per step
 (``children_per_step``; more keep several workers busy); the initial population trained from
 scratch for ``init_epochs`` = 1 pass at ``lr_new``; the final population retrained from scratch
 for ``final_epochs`` = 20 with the training engine's RENAS ``incomplete`` recipe (SGD 0.025,
@@ -24,27 +27,30 @@ figures; the authors' code appends it). Training otherwise follows the engine's 
 flips), with a constant learning rate for the search's short trainings; ``train.*`` keys
 override it (``--set train.batch_size=128``) for every training of the run.
 
-Baselines in the same code: ``mutation = "random"`` is the plain EA; ``encoder =
-"unidirectional"`` is RENAS "non-bi".
+Baselines and variants in the same code: ``mutation = "random"`` is the plain EA; ``encoder =
+"unidirectional"`` is RENAS "non-bi"; ``keep_current = true`` lets a mutator keep the current
+value (for the controller and the random mutation alike); ``reward = "improvement"`` rewards
+the child's gain over its parent.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from falsr_zoo.errors import ConfigError, DatasetError
 from falsr_zoo.families.renas.plan import RenasNetSpec
-from falsr_zoo.search.renas_controller import MutationControllerSettings
-from falsr_zoo.search.renas_evolution import MUTATIONS, EvolutionSettings, RenasEvolution
-from falsr_zoo.train.cls_images import ClassImages, load_class_images
-from falsr_zoo.train.recipes import TrainConfig
+from falsr_zoo.search.config import SearchConfigBase
+from falsr_zoo.search.renas.space import MUTATIONS, REWARDS
 
-__all__ = ["ENCODERS", "RENAS_PRESETS", "RenasSearchConfig", "SearchData", "load_search_data"]
+if TYPE_CHECKING:
+    from falsr_zoo.search.renas.controller import MutationControllerSettings
+    from falsr_zoo.search.renas.evolution import EvolutionSettings, RenasEvolution
+    from falsr_zoo.train.cls_images import ClassImages
+    from falsr_zoo.train.recipes import TrainConfig
+
+__all__ = ["ENCODERS", "PRESETS", "RenasSearchConfig", "SearchData", "load_search_data"]
 
 ENCODERS = ("bidirectional", "unidirectional")
 KINDS = ("init", "child", "final")
@@ -57,7 +63,7 @@ _RESERVED_TRAIN_KEYS = {"lr": "lr_new", "epochs": "init_epochs / finetune_epochs
 
 
 @dataclass(frozen=True)
-class RenasSearchConfig:
+class RenasSearchConfig(SearchConfigBase):
     """Everything a RENAS search run depends on (the data folders are given on the command line)."""
 
     family: str = "renas"
@@ -67,6 +73,8 @@ class RenasSearchConfig:
     children_per_step: int = 1
     mutation: str = "controller"
     encoder: str = "bidirectional"
+    keep_current: bool = False
+    reward: str = "accuracy"
     num_blocks: int = 5
     num_cells: int = 2
     filters: int = 24
@@ -96,6 +104,10 @@ class RenasSearchConfig:
             raise ConfigError(f"a RENAS search config has family 'renas', not {self.family!r}")
         if self.encoder not in ENCODERS:
             raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)}, not {self.encoder!r}")
+        if self.mutation not in MUTATIONS:
+            raise ConfigError(f"mutation must be one of {', '.join(MUTATIONS)}, not {self.mutation!r}")
+        if self.reward not in REWARDS:
+            raise ConfigError(f"reward must be one of {', '.join(REWARDS)}, not {self.reward!r}")
         if self.mutation == "random" and self.encoder != "bidirectional":
             raise ConfigError("encoder applies to mutation=controller; the plain EA (mutation=random) has no controller")
         for name in ("init_epochs", "finetune_epochs", "lr_new"):
@@ -120,22 +132,28 @@ class RenasSearchConfig:
     # -- the algorithm ------------------------------------------------------------------------
 
     def controller_settings(self) -> MutationControllerSettings:
+        from falsr_zoo.search.renas.controller import MutationControllerSettings
+
         return MutationControllerSettings(
             embedding=self.controller_embedding, hidden=self.controller_hidden, init_std=self.controller_init_std,
             lr=self.controller_lr, tanh_constant=self.tanh_constant, temperature=self.temperature,
             entropy_weight=self.entropy_weight, baseline_decay=self.baseline_decay,
-            bidirectional=self.encoder == "bidirectional")
+            bidirectional=self.encoder == "bidirectional", keep_current=self.keep_current)
 
     def evolution(self) -> EvolutionSettings:
         """The algorithm's settings."""
+        from falsr_zoo.search.renas.evolution import EvolutionSettings
+
         return EvolutionSettings(
             population=self.population, sample_size=self.sample_size, steps=self.steps,
             children_per_step=self.children_per_step, num_blocks=self.num_blocks, mutation=self.mutation,
-            controller=self.controller_settings(), final_retrain=self.final_epochs > 0,
+            controller=self.controller_settings(), reward=self.reward, final_retrain=self.final_epochs > 0,
             network=self.network_options(), image_size=self.image_size)
 
     def algorithm(self) -> RenasEvolution:
         """A fresh evolution for this config."""
+        from falsr_zoo.search.renas.evolution import RenasEvolution
+
         return RenasEvolution(self.evolution(), self.seed)
 
     def network_options(self, num_classes: int | None = None) -> dict[str, Any]:
@@ -192,63 +210,10 @@ class RenasSearchConfig:
         final = self.population if self.final_epochs > 0 else 0
         return self.population + self.steps * self.children_per_step + final
 
-    def to_json(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["train"] = dict(self.train)
-        return data
 
-    def digest(self) -> str:
-        """sha256 of the canonical JSON (what a resume must match)."""
-        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
-
-    @classmethod
-    def from_values(cls, values: Mapping[str, Any], train: Mapping[str, Any]) -> RenasSearchConfig:
-        """A config from raw values (TOML or ``key=value`` strings) and ``train.*`` overrides.
-
-        Raises:
-            ConfigError: an unknown key or a bad value.
-        """
-        unknown = sorted(set(values) - set(_KEYS))
-        if unknown:
-            raise ConfigError(f"unknown search keys: {', '.join(unknown)}; known keys: "
-                              f"{', '.join(k for k in _KEYS if k != 'train')}")
-        return cls(**{key: _parse(key, raw) for key, raw in values.items()}, train=dict(train))
-
-
-_KEYS = {f.name: f for f in fields(RenasSearchConfig)}
-
-
-def _parse(key: str, raw: Any) -> Any:
-    kind = str(_KEYS[key].type)
-    if not isinstance(raw, str):
-        if "float" in kind and isinstance(raw, int) and not isinstance(raw, bool):
-            return float(raw)
-        return raw
-    text = raw.strip()
-    if text.lower() in ("none", "null") and "None" in kind:
-        return None
-    try:
-        if kind.startswith("bool"):
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if kind.startswith("int"):
-            return int(text)
-        if kind.startswith("float"):
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError
-            return value
-    except ValueError:
-        raise ConfigError(f"{key}={raw}: not a valid value") from None
-    return text
-
-
-RENAS_PRESETS: dict[str, dict[str, Any]] = {
-    "renas-paper": {"family": "renas"},
-    "renas-smoke": {"family": "renas", "population": 4, "sample_size": 2, "steps": 4, "num_cells": 1, "filters": 8,
+PRESETS: dict[str, dict[str, Any]] = {
+    "renas-paper": {},
+    "renas-smoke": {"population": 4, "sample_size": 2, "steps": 4, "num_cells": 1, "filters": 8,
                     "stem_filters": 16, "val_split": 8, "final_epochs": 1.0, "controller_embedding": 16,
                     "controller_hidden": 16, "train": {"batch_size": 8}},
 }
@@ -271,6 +236,8 @@ def load_search_data(config: RenasSearchConfig, data: str, val: str | None) -> S
     Raises:
         DatasetError: unusable folders, classes that differ, or too few images to hold out.
     """
+    from falsr_zoo.train.cls_images import load_class_images
+
     images = load_class_images(data, config.image_size, split="train")
     if val:
         validation = load_class_images(val, config.image_size, split="test")

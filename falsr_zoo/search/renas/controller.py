@@ -3,13 +3,15 @@
 Chen et al., "RENAS: Reinforced Evolutionary Neural Architecture Search" (CVPR 2019),
 Section 3.3. Given a parent cell, the controller decides how to mutate it:
 
-* **Encoder**: an embedding of the cell's tokens (:mod:`falsr_zoo.search.renas_space`: two
+* **Encoder**: an embedding of the cell's tokens (:mod:`falsr_zoo.search.renas.space`: two
   begin tokens standing for the two previous cells, then ``i1, i2, o1, o2, add`` per block)
   and a bidirectional LSTM over them (a unidirectional one for the paper's "non-bi" ablation).
 * Per block ``b``, in order:
 
-  - **mutation-router**: a softmax over ``i1, i2, o1, o2`` from the state of the block's
-    ``add`` token (which, read both ways, summarises the block in its context);
+  - **mutation-router**: "a fully connected layer to each hidden state H_i1, H_i2, H_o1, H_o2":
+    one linear layer scores each of the four ingredients from its own encoder state, and the
+    softmax over the four scores picks the element to mutate (so the router can learn to
+    mutate the element whose current value is bad);
   - **input-mutator** (when the router picked ``i1`` or ``i2``): attention, with the state of
     the chosen input token as the query, over the states that stand for the inputs block ``b``
     may read: the two begin tokens (the previous cells) and the ``add`` tokens of blocks
@@ -18,18 +20,19 @@ Section 3.3. Given a parent cell, the controller decides how to mutate it:
   - **op-mutator** (when it picked ``o1`` or ``o2``): a softmax over the operators from the state
     of the chosen operator token.
 
+  With ``keep_current = False`` (the default, the paper's "with each substitute") the current
+  value of the chosen element gets no probability: every block changes.
+
 Every logit goes through ``tanh_constant * tanh(logit / temperature)`` (2.5 and 5.0, the
 paper's values, as in ENAS). The paper's sizes and training: embedding and hidden size 100,
-weights initialised N(0, 0.01), Adam with learning rate 1e-3, entropy bonus 0.1, reward
-``tan(f * pi / 2)`` of the child's fitness ``f`` (:mod:`falsr_zoo.search.renas_evolution`).
-The loss of a batch of mutations is ``-mean((R - b) * log pi(action)) - 0.1 * mean(H)``, where
-``log pi`` and the entropy ``H`` sum over the router and the chosen mutator of every block. Our
-choice where the paper is silent: the baseline ``b`` is an exponential moving average of the
-rewards (decay 0.95), started at the first batch's mean.
-
-Sampling draws from the controller's own ``torch.Generator``; its state, the weights, the
-optimiser and the baseline are all in :meth:`MutationController.state_dict`, so a resumed
-search mutates as an uninterrupted one would.
+weights initialised N(0, 0.01), Adam with learning rate 1e-3, reward ``tan(f * pi / 2)`` of the
+child's fitness ``f`` (:mod:`falsr_zoo.search.renas.evolution`) with "the entropy of the
+controller added to the reward with 0.1 weighted" (:mod:`falsr_zoo.search.reinforce`,
+``entropy_mode = "reward"``). The loss of a batch of mutations is
+``-mean((R + 0.1 H - b) * log pi(action))``, where ``log pi`` and the entropy ``H`` (a constant
+in the gradient) sum over the router and the chosen mutator of every block. Our choice where
+the paper is silent: the baseline ``b`` is an exponential moving average of the rewards
+(decay 0.95), started at the first batch's mean.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ from torch import nn
 
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.renas.cell import RenasCell
-from falsr_zoo.search.controller import Reinforce
-from falsr_zoo.search.renas_space import OP_NAMES, POSITIONS, MutationAction, RenasSpace
+from falsr_zoo.search.reinforce import Reinforce
+from falsr_zoo.search.renas.space import OP_NAMES, POSITIONS, MutationAction, RenasSpace
 
 __all__ = ["MutationController", "MutationControllerSettings", "MutationPolicy"]
 
@@ -61,8 +64,10 @@ class MutationControllerSettings:
     tanh_constant: float = 2.5
     temperature: float = 5.0
     entropy_weight: float = 0.1
+    entropy_mode: str = "reward"
     baseline_decay: float = 0.95
     bidirectional: bool = True
+    keep_current: bool = False
 
     def __post_init__(self) -> None:
         for name in ("embedding", "hidden"):
@@ -85,7 +90,7 @@ class MutationPolicy(nn.Module):
         self.embedding = nn.Embedding(len(space.vocabulary), settings.embedding)
         self.encoder = nn.LSTM(settings.embedding, settings.hidden, batch_first=True,
                                bidirectional=settings.bidirectional)
-        self.router = nn.Linear(width, len(POSITIONS))
+        self.router = nn.Linear(width, 1)
         self.op_mutator = nn.Linear(width, len(OP_NAMES))
         self.attention_query = nn.Linear(width, settings.hidden, bias=False)
         self.attention_key = nn.Linear(width, settings.hidden, bias=False)
@@ -96,8 +101,15 @@ class MutationPolicy(nn.Module):
     def _squash(self, logits: torch.Tensor) -> torch.Tensor:
         return self.settings.tanh_constant * torch.tanh(logits / self.settings.temperature)
 
-    def _value_logits(self, states: torch.Tensor, keys: torch.Tensor, block: int) -> torch.Tensor:
-        """``(n, 4, width)`` logits of the mutator behind each router output (inputs padded)."""
+    def _route_logits(self, states: torch.Tensor, block: int) -> torch.Tensor:
+        """``(n, 4)`` router logits: the one layer applied to each ingredient's own state."""
+        positions = [self.space.token_index(block, p) for p in range(len(POSITIONS))]
+        return self._squash(self.router(states[:, positions]).squeeze(-1))
+
+    def _value_logits(self, states: torch.Tensor, keys: torch.Tensor, block: int,
+                      current: torch.Tensor | None = None) -> torch.Tensor:
+        """``(n, 4, width)`` logits of the mutator behind each router output (inputs padded; the
+        current values masked when ``current`` ``(n, 4)`` is given)."""
         space = self.space
         width = max(block + 2, len(OP_NAMES))
         n = states.shape[0]
@@ -111,14 +123,17 @@ class MutationPolicy(nn.Module):
                 logits[:, position, : block + 2] = scores
             else:
                 logits[:, position, : len(OP_NAMES)] = self._squash(self.op_mutator(query))
+        if current is not None:
+            logits.scatter_(2, current[:, :, None], _MASKED)
         return logits
 
-    def forward(self, tokens: torch.Tensor, actions: torch.Tensor | None = None,
+    def forward(self, tokens: torch.Tensor, current: torch.Tensor, actions: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample mutations of a batch of cells, or score the given ``actions`` (teacher forcing).
 
         Args:
             tokens: ``(n, 2 + 5 #B)`` token indices of the parent cells.
+            current: ``(n, #B, 4)`` the parents' current values (masked unless ``keep_current``).
             actions: ``(n, #B, 2)`` (position, value) per block to score, or ``None`` to sample.
             generator: The sampling generator.
 
@@ -131,11 +146,11 @@ class MutationPolicy(nn.Module):
         rows = torch.arange(n)
         chosen, log_prob, entropy = [], torch.zeros(n), torch.zeros(n)
         for block in range(self.space.num_blocks):
-            route = torch.distributions.Categorical(
-                logits=self._squash(self.router(states[:, self.space.token_index(block, 4)])))
+            route = torch.distributions.Categorical(logits=self._route_logits(states, block))
             position = (torch.multinomial(route.probs.detach(), 1, generator=generator).squeeze(1)
                         if actions is None else actions[:, block, 0])
-            mutator = torch.distributions.Categorical(logits=self._value_logits(states, keys, block)[rows, position])
+            mask = None if self.settings.keep_current else current[:, block]
+            mutator = torch.distributions.Categorical(logits=self._value_logits(states, keys, block, mask)[rows, position])
             value = (torch.multinomial(mutator.probs.detach(), 1, generator=generator).squeeze(1)
                      if actions is None else actions[:, block, 1])
             chosen.append(torch.stack((position, value), dim=1))
@@ -158,25 +173,27 @@ class MutationController(Reinforce):
         settings = settings or MutationControllerSettings()
         super().__init__(lambda: MutationPolicy(space, settings), settings, seed)
 
-    def _tokens(self, cells: Sequence[RenasCell]) -> torch.Tensor:
-        return torch.tensor([self.space.tokens(cell) for cell in cells], dtype=torch.long)
+    def _tokens(self, cells: Sequence[RenasCell]) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.tensor([self.space.tokens(cell) for cell in cells], dtype=torch.long),
+                torch.tensor([self.space.current_values(cell) for cell in cells], dtype=torch.long))
 
     def sample(self, cells: Sequence[RenasCell]) -> list[MutationAction]:
         """One mutation action per parent cell."""
         with torch.no_grad():
-            actions, _, _ = self.policy(self._tokens(cells), generator=self.generator)
+            actions, _, _ = self.policy(*self._tokens(cells), generator=self.generator)
         return [tuple((int(p), int(v)) for p, v in action) for action in actions]
 
     def probabilities(self, cell: RenasCell) -> list[tuple[list[float], list[list[float]]]]:
         """Per block: the router's probabilities and, per router output, the mutator's (for inspection)."""
         with torch.no_grad():
-            tokens = self._tokens([cell])
+            tokens, current = self._tokens([cell])
             states, _ = self.policy.encoder(self.policy.embedding(tokens))
             keys = self.policy.attention_key(states)
             result = []
             for block in range(self.space.num_blocks):
-                route = torch.softmax(self.policy._squash(self.policy.router(states[:, self.space.token_index(block, 4)])), -1)
-                values = torch.softmax(self.policy._value_logits(states, keys, block), -1)[0]
+                route = torch.softmax(self.policy._route_logits(states, block), -1)
+                mask = None if self.settings.keep_current else current[:, block]
+                values = torch.softmax(self.policy._value_logits(states, keys, block, mask), -1)[0]
                 result.append((route[0].tolist(), [values[p, : self.space.choices(block, p)].tolist()
                                                    for p in range(len(POSITIONS))]))
             return result
@@ -186,5 +203,5 @@ class MutationController(Reinforce):
         if not actions:
             return 0.0
         taken = torch.tensor([list(map(list, action)) for action in actions], dtype=torch.long)
-        _, log_prob, entropy = self.policy(self._tokens(cells), actions=taken)
+        _, log_prob, entropy = self.policy(*self._tokens(cells), actions=taken)
         return self._reinforce(rewards, log_prob, entropy)

@@ -9,7 +9,7 @@ the data passed in):
   scratch, the network initialised from the candidate's seed;
 * a child (``controller`` / ``random``): the child's network is initialised from its seed, then
   every unchanged layer is copied from the parent's weights that came with the task
-  (:mod:`falsr_zoo.search.renas_inherit`), and it is fine-tuned with the new parameters at
+  (:mod:`falsr_zoo.search.renas.inherit`), and it is fine-tuned with the new parameters at
   ``lr_new`` and the inherited ones at ``lr_new * inherited_lr_ratio``.
 
 The fitness is the top-1 accuracy on the validation images: ``val_split`` images held out of
@@ -27,9 +27,6 @@ import socket
 import statistics
 import time
 import traceback
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -37,15 +34,15 @@ from safetensors.torch import load, save
 
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.renas.plan import LAYOUTS
-from falsr_zoo.search.interfaces import EvalOutcome, EvalTask
-from falsr_zoo.search.renas_evolution import MUTATIONS
-from falsr_zoo.search.renas_inherit import inherit
-from falsr_zoo.search.renas_settings import RenasSearchConfig, SearchData, load_search_data
-from falsr_zoo.search.renas_space import RenasSpace
+from falsr_zoo.search.budget import Budget
+from falsr_zoo.search.contracts import EvalOutcome, EvalTask
+from falsr_zoo.search.renas.config import RenasSearchConfig, SearchData, load_search_data
+from falsr_zoo.search.renas.inherit import inherit
+from falsr_zoo.search.renas.space import MUTATIONS, RenasSpace
 from falsr_zoo.train import TrainData, build_network, train
 from falsr_zoo.train.cls_images import ClassSampleDataset
 
-__all__ = ["RenasBudget", "RenasEvaluator", "estimate_renas_budget"]
+__all__ = ["RenasEvaluator", "estimate_budget"]
 
 
 def _kind(operator: str) -> str:
@@ -118,31 +115,8 @@ class RenasEvaluator:
 # Budget
 
 
-@dataclass(frozen=True)
-class RenasBudget:
-    """A RENAS run's size and a time estimate measured here."""
-
-    evaluations: int
-    training_steps: int
-    validation_images: int
-    seconds_per_step: float
-    seconds_per_validation: float
-    workers: int
-
-    @property
-    def hours(self) -> float:
-        seconds = self.training_steps * self.seconds_per_step + self.evaluations * self.seconds_per_validation
-        return seconds / max(1, self.workers) / 3600
-
-    def to_json(self) -> dict[str, Any]:
-        return {"evaluations": self.evaluations, "training_steps": self.training_steps,
-                "validation_images": self.validation_images, "seconds_per_step": self.seconds_per_step,
-                "seconds_per_validation": self.seconds_per_validation, "workers": self.workers,
-                "estimated_hours": self.hours}
-
-
-def estimate_renas_budget(config: RenasSearchConfig, data: str, val: str | None, workers: int = 1,
-                          steps: int = 3) -> RenasBudget:
+def estimate_budget(config: RenasSearchConfig, data: str, val: str | None, workers: int = 1,
+                    steps: int = 3) -> Budget:
     """Time a few training steps of a random cell's search network and one validation pass,
     then scale by the run's training steps (initial population, children, final retraining)."""
     images = load_search_data(config, data, val)
@@ -172,5 +146,5 @@ def estimate_renas_budget(config: RenasSearchConfig, data: str, val: str | None,
     with torch.inference_mode():
         net(torch.rand(min(held, 256), 3, config.image_size, config.image_size))
     per_image = (time.perf_counter() - started) / min(held, 256)
-    return RenasBudget(config.evaluations, total, held, statistics.median(times), per_image * held, workers)
+    return Budget(config.evaluations, total, held, statistics.median(times), per_image * held, workers)
 

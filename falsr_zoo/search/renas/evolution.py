@@ -7,10 +7,12 @@ Sections 3.2 and 5.1. Generations of the search loop are the algorithm's steps:
   from scratch and evaluated (fitness: validation accuracy);
 * **generations 1 .. steps**: each step samples ``S`` individuals of the population at random;
   the best becomes the parent and the worst of the sample is removed; the parent's mutated
-  child (reinforced mutation, :mod:`falsr_zoo.search.renas_controller`, or random mutation for
+  child (reinforced mutation, :mod:`falsr_zoo.search.renas.controller`, or random mutation for
   the plain-EA baseline) inherits the parent's weights, is fine-tuned and evaluated, and is
   pushed into the population. The controller is then updated with the child's reward
-  ``tan(f * pi / 2)``, ``f`` the child's accuracy in [0, 1];
+  ``tan(f * pi / 2)``, ``f`` the child's accuracy in [0, 1] (``reward = "accuracy"``, the
+  paper's); ``reward = "improvement"`` (our option) rewards ``tan(f pi / 2) - tan(f_parent pi / 2)``,
+  what the mutation added over the parent it was applied to;
 * **generation steps + 1** (when ``final_retrain``): the final population's cells are trained
   again from scratch and evaluated; the best of them is the search's result.
 
@@ -41,15 +43,13 @@ import numpy as np
 
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.renas.plan import RenasNetSpec
-from falsr_zoo.search.interfaces import Evaluation, Proposal
-from falsr_zoo.search.renas_controller import MutationController, MutationControllerSettings
-from falsr_zoo.search.renas_space import RenasSpace
+from falsr_zoo.search.contracts import Evaluation, Proposal
+from falsr_zoo.search.renas.controller import MutationController, MutationControllerSettings
+from falsr_zoo.search.renas.space import MUTATIONS, REWARDS, RenasSpace
 from falsr_zoo.search.store import Candidate
 
-__all__ = ["MUTATIONS", "EvolutionSettings", "Member", "RenasEvolution", "reward"]
+__all__ = ["EvolutionSettings", "Member", "RenasEvolution", "reward"]
 
-MUTATIONS = ("controller", "random")
-"""``controller``: RENAS's reinforced mutation; ``random``: the plain-EA baseline."""
 FITNESS_CAP = 0.99
 
 
@@ -61,7 +61,7 @@ def reward(top1: float) -> float:
 
 @dataclass(frozen=True)
 class EvolutionSettings:
-    """The algorithm's settings (see :class:`~falsr_zoo.search.renas_settings.RenasSearchConfig`).
+    """The algorithm's settings (see :class:`~falsr_zoo.search.renas.config.RenasSearchConfig`).
 
     Attributes:
         population: ``#P``.
@@ -70,7 +70,9 @@ class EvolutionSettings:
         children_per_step: Tournaments (and children) per step.
         num_blocks: ``#B``.
         mutation: ``controller`` or ``random``.
-        controller: The controller's settings (``bidirectional=False``: "non-bi").
+        controller: The controller's settings (``bidirectional=False``: "non-bi"; ``keep_current``:
+            whether a mutator may keep the current value, for the random mutation too).
+        reward: ``accuracy`` (the paper's ``tan(f pi / 2)``) or ``improvement`` over the parent.
         final_retrain: Retrain the final population from scratch after the last step.
         network: The search network's options (``layout``, ``num_cells``, ``filters``, ...), for costs.
         image_size: Input side the costs are counted at.
@@ -83,6 +85,7 @@ class EvolutionSettings:
     num_blocks: int = 5
     mutation: str = "controller"
     controller: MutationControllerSettings = field(default_factory=MutationControllerSettings)
+    reward: str = "accuracy"
     final_retrain: bool = True
     network: Mapping[str, Any] = field(default_factory=lambda: {"layout": "cifar10", "num_cells": 2, "filters": 24})
     image_size: int = 32
@@ -90,6 +93,8 @@ class EvolutionSettings:
     def __post_init__(self) -> None:
         if self.mutation not in MUTATIONS:
             raise ConfigError(f"mutation must be one of {', '.join(MUTATIONS)}, not {self.mutation!r}")
+        if self.reward not in REWARDS:
+            raise ConfigError(f"reward must be one of {', '.join(REWARDS)}, not {self.reward!r}")
         if self.population < 2:
             raise ConfigError(f"population must be at least 2, got {self.population}")
         if not 2 <= self.sample_size <= self.population:
@@ -134,6 +139,10 @@ class RenasEvolution:
         self.pending: list[dict[str, Any]] = []
         self.final: dict[int, float] = {}
 
+    reuses_results = False
+    """A child's fitness depends on the weights it inherits, and the final population repeats
+    living genomes on purpose: every candidate is trained."""
+
     # -- costs and constraints ------------------------------------------------------------------
 
     def costs(self, genome: str) -> tuple[int, int]:
@@ -177,33 +186,34 @@ class RenasEvolution:
             return [Proposal(m.genome, "final", (m.id,)) for m in sorted(self.population, key=lambda m: m.id)]
         raise RuntimeError(f"the search ended after generation {self.generation - 1}")
 
-    def _tournament(self, excluded: set[int]) -> tuple[Member, Member | None]:
+    def _tournament(self, excluded: set[int]) -> tuple[Member, Member | None, list[int]]:
         pool = [m for m in self.population if m.id not in excluded]
         size = min(self.settings.sample_size, len(pool))
         sample = [pool[int(i)] for i in np.sort(self.rng.choice(len(pool), size=size, replace=False))]
         parent = max(sample, key=lambda m: (m.top1, m.id))
         victim = min(sample, key=lambda m: (m.top1, m.id))
-        return parent, (victim if victim.id != parent.id else None)
+        return parent, (victim if victim.id != parent.id else None), [m.id for m in sample]
 
     def _children(self) -> list[Proposal]:
         excluded: set[int] = set()
         tournaments = []
         for _ in range(self.settings.children_per_step):
-            parent, victim = self._tournament(excluded)
+            parent, victim, sample = self._tournament(excluded)
             if victim is not None:
                 excluded.add(victim.id)
-            tournaments.append((parent, victim))
-        cells = [self.space.parse(parent.genome) for parent, _ in tournaments]
+            tournaments.append((parent, victim, sample))
+        cells = [self.space.parse(parent.genome) for parent, _, _ in tournaments]
         if self.controller is not None:
             actions = self.controller.sample(cells)
         else:
-            actions = [self.space.random_action(self.rng) for _ in cells]
+            keep = self.settings.controller.keep_current
+            actions = [self.space.random_action(self.rng, cell, keep) for cell in cells]
         proposals, self.pending = [], []
-        for (parent, victim), cell, action in zip(tournaments, cells, actions):
+        for (parent, victim, sample), cell, action in zip(tournaments, cells, actions):
             child = self.space.apply(cell, action)
             proposals.append(Proposal(str(child), self.settings.mutation, (parent.id,)))
-            self.pending.append({"parent": parent.id, "parent_genome": parent.genome,
-                                 "victim": victim.id if victim is not None else None,
+            self.pending.append({"parent": parent.id, "parent_genome": parent.genome, "parent_top1": parent.top1,
+                                 "victim": victim.id if victim is not None else None, "sample": sample,
                                  "action": [list(pair) for pair in action]})
         return proposals
 
@@ -240,8 +250,11 @@ class RenasEvolution:
                 continue
             self.population = [m for m in self.population if m.id != pending["victim"]]
             self.population.append(Member(evaluation.id, evaluation.genome, evaluation.score))
+            gain = reward(evaluation.score)
+            if self.settings.reward == "improvement":
+                gain -= reward(pending["parent_top1"])
             learned.append((self.space.parse(pending["parent_genome"]),
-                            tuple(tuple(pair) for pair in pending["action"]), reward(evaluation.score)))
+                            tuple(tuple(pair) for pair in pending["action"]), gain))
         report: dict[str, Any] = {"children": children}
         if self.controller is not None and learned:
             cells, actions, rewards = zip(*learned)

@@ -1,18 +1,18 @@
-"""Reading a RENAS search run: its status, its population, the paper's Fig. 4, exports and retraining.
+"""RENAS's part of the reports: the population, the paper's Fig. 4, exports and retraining.
 
-Everything here reads the run store; nothing changes a running search.
+The facade is :mod:`falsr_zoo.search.reports`; everything here reads the run store.
 
-* :func:`renas_status` - the steps done, evaluations by status, the living population with its
-  mean and spread, the history of every step (the children's accuracy, the population's mean,
-  spread and best: the data of the paper's Fig. 4), the controller's rewards, and the result of
-  the final retraining (the best cell);
-* :func:`population_rows` - the living population, best first (``falsr-search front``);
-* :func:`plot_progress` - Fig. 4 as a PNG: every child's accuracy over the steps, the
-  population's mean with a band of one standard deviation, and its best (matplotlib, the
+* :func:`status` - the steps done, the living population with its mean and spread, the history
+  of every step (the children's accuracy, the population's mean, spread and best: the data of
+  the paper's Fig. 4), the controller's rewards, and the result of the final retraining (the
+  best cell);
+* :func:`best_rows` - the living population, best first (``falsr-search front``);
+* :func:`plot` - Fig. 4 as a PNG: every child's accuracy over the steps, the population's mean
+  with a band of one standard deviation (clipped to 0-100 %), and its best (matplotlib, the
   ``plot`` extra);
-* :func:`export_renas` - model directories of the search network with the kept weights (a living
+* :func:`export` - model directories of the search network with the kept weights (a living
   individual's fine-tuned weights, or a final individual's weights retrained from scratch);
-* :func:`retrain_renas` - the chosen cell trained by the training engine's RENAS recipe at
+* :func:`retrain` - the chosen cell trained by the training engine's RENAS recipe at
   ``(N, F)`` = ``(6, 32)`` (CIFAR-10) or any other size and layout, ending in a model directory.
 """
 
@@ -22,7 +22,7 @@ import io
 import os
 import statistics
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from safetensors.torch import load_file
 
@@ -30,19 +30,17 @@ from falsr_zoo._files import atomic_write_bytes
 from falsr_zoo._optional import require
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.table import get_family
-from falsr_zoo.search.renas_settings import RenasSearchConfig
+from falsr_zoo.search.loop import weights_path
+from falsr_zoo.search.renas.config import RenasSearchConfig
 from falsr_zoo.search.store import Candidate, RunStore
 from falsr_zoo.train import TrainResult, make_config, train
 
-__all__ = ["BEST", "export_renas", "plot_progress", "population_rows", "renas_status", "resolve_picks",
-           "retrain_renas"]
+__all__ = ["BEST", "best_rows", "export", "generation_line", "pick", "plot", "retrain", "status", "status_lines",
+           "table"]
 
 BEST = "best"
 """``--pick best``: the best of the final retraining (or the best living individual without one)."""
-
-
-def _weights(run_dir: Path, candidate_id: int) -> Path:
-    return Path(run_dir) / "weights" / f"{candidate_id}.safetensors"
+pick_help = "best (the best of the final retraining, or the best living individual before it)"
 
 
 def _row(candidate: Candidate) -> dict[str, Any]:
@@ -51,7 +49,7 @@ def _row(candidate: Candidate) -> dict[str, Any]:
             "parents": list(candidate.parents)}
 
 
-def population_rows(store: RunStore) -> list[dict[str, Any]]:
+def best_rows(store: RunStore, config: RenasSearchConfig | None = None) -> list[dict[str, Any]]:
     """The living population after the last tell, best first; each row with ``retrained_top1``
     (and ``retrained_id``) once the final retraining has scored it."""
     reports = store.reports()
@@ -75,43 +73,64 @@ def _history(reports: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
     return [{key: report[key] for key in keys if key in report} for _, report in reports if "final" not in report]
 
 
-def renas_status(run_dir: str | os.PathLike[str], store: RunStore, config: RenasSearchConfig) -> dict[str, Any]:
-    """Where a RENAS run stands (see the module docstring); plain JSON-able data."""
-    candidates = store.candidates()
-    counts = {state: sum(1 for c in candidates if c.status == state)
-              for state in ("done", "pending", "running", "failed", "untrained")}
+def status(store: RunStore, config: RenasSearchConfig) -> dict[str, Any]:
+    """The steps done, the population, its history and the best cell (module docstring)."""
     reports = store.reports()
     told = reports[-1][0] + 1 if reports else 0
     last = reports[-1][1] if reports else {}
-    seconds = [c.seconds for c in candidates if c.status == "done" and c.seconds is not None]
     best = None
     if "best" in last:
         best = {**_row(store.candidate(last["best"])), "source": store.candidate(last["best"]).parents[0]}
     return {
-        "run_dir": str(Path(run_dir)),
-        "family": "renas",
         "mutation": config.mutation,
         "encoder": config.encoder if config.mutation == "controller" else None,
-        "generation": told,
-        "generations": config.generations,
         "step": max(0, min(told - 1, config.steps)),
         "steps": config.steps,
         "population_size": config.population,
-        "candidates": len(candidates),
-        "evaluations": config.evaluations,
-        **counts,
-        "population": population_rows(store),
+        "population": best_rows(store),
         "population_mean": last.get("population_mean"),
         "population_std": last.get("population_std"),
         "history": _history(reports),
         "best": best,
-        "evaluation_seconds": {"mean": statistics.fmean(seconds) if seconds else None, "total": sum(seconds)},
-        "complete": told >= config.generations,
     }
 
 
-def plot_progress(run_dir: str | os.PathLike[str], store: RunStore, config: RenasSearchConfig,
-                  path: str | os.PathLike[str]) -> Path:
+def status_lines(report: Mapping[str, Any]) -> list[str]:
+    mean, std = report["population_mean"], report["population_std"]
+    population = f"population {mean:.2f} ± {std:.2f} % top-1" if mean is not None else "no population yet"
+    lines = [f"{report['run_dir']}: step {report['step']}/{report['steps']}, {report['done']} evaluated, "
+             f"{report['pending'] + report['running']} pending, {report['failed']} failed; {population}"]
+    if report["best"] is not None:
+        best = report["best"]
+        lines.append(f"best after retraining the final population from scratch: {best['id']} "
+                     f"({best['top1']:.2f} % top-1): {best['genome']}")
+    return lines
+
+
+def table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = [f"{'id':>5}  {'top-1':>7}  {'retrained':>9}  {'mult-adds':>10}  {'params':>9}  genome"]
+    for row in rows:
+        retrained = f"{row['retrained_top1']:8.2f}%" if "retrained_top1" in row else f"{'-':>9}"
+        lines.append(f"{row['id']:>5}  {row['top1']:6.2f}%  {retrained}  {row['mult_adds'] / 1e6:9.1f}M  "
+                     f"{row['params']:>9,}  {row['genome']}")
+    return lines
+
+
+def generation_line(generation: int, report: Mapping[str, Any], config: RenasSearchConfig) -> str:
+    if "final" in report:
+        return f"final population retrained from scratch: best {report['best']} at {report['best_top1']:.2f} % top-1"
+    mean, std = report.get("population_mean"), report.get("population_std")
+    population = f"population {mean:.2f} ± {std:.2f} % top-1" if mean is not None else "no population"
+    if generation == 0:
+        return f"initial population: {population}"
+    children = ", ".join(f"{c['id']} {c['top1']:.2f} %" if c["top1"] is not None else f"{c['id']} failed"
+                         for c in report.get("children", []))
+    reward = f", controller reward {report['controller_reward']:.3f}" if "controller_reward" in report else ""
+    return f"step {generation}/{config.steps}: child {children}; {population}{reward}"
+
+
+def plot(run_dir: str | os.PathLike[str], store: RunStore, config: RenasSearchConfig,
+         path: str | os.PathLike[str]) -> Path:
     """Write the paper's Fig. 4 for a run as a PNG (atomically): accuracy over the steps."""
     matplotlib = require("matplotlib", "plot", "falsr-search front --plot")
     matplotlib.use("Agg")
@@ -127,7 +146,8 @@ def plot_progress(run_dir: str | os.PathLike[str], store: RunStore, config: Rena
     if initial or children:
         axes.scatter(*zip(*initial, *children), s=10, c="0.65", zorder=1,
                      label=f"initial population and children ({len(initial) + len(children)})")
-    axes.fill_between(steps, [m - s for m, s in zip(mean, spread)], [m + s for m, s in zip(mean, spread)],
+    axes.fill_between(steps, [max(0.0, m - s) for m, s in zip(mean, spread)],
+                      [min(100.0, m + s) for m, s in zip(mean, spread)],
                       color="tab:blue", alpha=0.2, label="population mean ± std")
     axes.plot(steps, mean, c="tab:blue", lw=1.5, label="population mean")
     axes.plot(steps, [h["population_best_top1"] for h in history], c="tab:red", lw=1.2, label="population best")
@@ -145,24 +165,20 @@ def plot_progress(run_dir: str | os.PathLike[str], store: RunStore, config: Rena
     return Path(path)
 
 
-def resolve_picks(store: RunStore, picks: Sequence[int | str]) -> list[int]:
-    """Candidate ids, ``best`` resolved (the final retraining's best, else the best living individual).
+def pick(store: RunStore, config: RenasSearchConfig, token: str) -> list[int]:
+    """``best``: the final retraining's best, else the best living individual.
 
     Raises:
-        ConfigError: ``best`` before the run has a population.
+        ConfigError: any other token, or ``best`` before the run has a population.
     """
+    if token != BEST:
+        raise ConfigError(f"--pick {token!r}: a RENAS run takes candidate ids or {pick_help}")
     reports = store.reports()
     last = reports[-1][1] if reports else {}
-    ids = []
-    for pick in picks:
-        if pick == BEST:
-            best = last.get("best", last.get("population_best"))
-            if best is None:
-                raise ConfigError("the run has no evaluated population yet, so no best candidate")
-            ids.append(int(best))
-        else:
-            ids.append(int(pick))
-    return ids
+    best = last.get("best", last.get("population_best"))
+    if best is None:
+        raise ConfigError("the run has no evaluated population yet, so no best candidate")
+    return [int(best)]
 
 
 def _done(store: RunStore, candidate_id: int) -> Candidate:
@@ -172,8 +188,8 @@ def _done(store: RunStore, candidate_id: int) -> Candidate:
     return candidate
 
 
-def export_renas(run_dir: str | os.PathLike[str], store: RunStore, config: RenasSearchConfig,
-                 picks: Sequence[int | str], out: str | os.PathLike[str]) -> list[Path]:
+def export(run_dir: str | os.PathLike[str], store: RunStore, config: RenasSearchConfig,
+           ids: Sequence[int], out: str | os.PathLike[str]) -> list[Path]:
     """Model directories ``OUT/candidate-<id>`` of the search network with the candidates' kept weights.
 
     Raises:
@@ -181,9 +197,9 @@ def export_renas(run_dir: str | os.PathLike[str], store: RunStore, config: Renas
             (it died; its weights came from a chain of fine-tunings: retrain it instead).
     """
     written = []
-    for candidate_id in resolve_picks(store, picks):
+    for candidate_id in ids:
         candidate = _done(store, candidate_id)
-        kept = _weights(Path(run_dir), candidate.id)
+        kept = weights_path(Path(run_dir), candidate.id)
         if not kept.is_file():
             raise ConfigError(f"candidate {candidate.id} is no longer in the population, so its weights were removed; "
                               f"export a living or finally retrained one, or retrain it: falsr-search retrain "
@@ -200,15 +216,25 @@ def export_renas(run_dir: str | os.PathLike[str], store: RunStore, config: Renas
     return written
 
 
-def retrain_renas(store: RunStore, config: RenasSearchConfig, picks: Sequence[int | str], *, data: str,
-                  val: str | None, out: str | os.PathLike[str], recipe: str = "full",
-                  network: tuple[int, int] = (6, 32), layout: str = "cifar10", overrides: Sequence[str] = (),
-                  progress: Callable[[Any], None] | None = None) -> list[TrainResult]:
-    """Train the picked cells with the training engine's RENAS recipe at ``network = (N, F)``:
-    training runs ``OUT/candidate-<id>`` ending in ``model/``."""
+def retrain(store: RunStore, config: RenasSearchConfig, ids: Sequence[int], *, data: str, val: str | None,
+            out: str | os.PathLike[str], recipe: str = "full", overrides: Sequence[str] = (),
+            progress: Callable[[Any], None] | None = None, options: Mapping[str, Any] | None = None
+            ) -> list[TrainResult]:
+    """Train the picked cells with the training engine's RENAS recipe at ``options["network"] = (N, F)``
+    (default ``(6, 32)``) and ``options["layout"]`` (default ``cifar10``): training runs
+    ``OUT/candidate-<id>`` ending in ``model/``.
+
+    Raises:
+        ConfigError: an unknown option.
+    """
+    options = dict(options or {})
+    unknown = sorted(set(options) - {"network", "layout"})
+    if unknown:
+        raise ConfigError(f"unknown RENAS retraining options: {', '.join(unknown)}")
+    num_cells, filters = options.get("network", (6, 32))
+    layout = options.get("layout", "cifar10")
     results = []
-    num_cells, filters = network
-    for candidate_id in resolve_picks(store, picks):
+    for candidate_id in ids:
         candidate = _done(store, candidate_id)
         train_config = make_config("renas", candidate.genome, recipe=recipe, data=data, val=val, seed=config.seed,
                                    options={"layout": layout, "num_cells": num_cells, "filters": filters,

@@ -16,17 +16,18 @@ Input tokens are embedded by value (``in0`` .. ``in{#B+1}``), operators by name.
 **Mutation action** (Algorithm 2). For every block, one position among ``i1, i2, o1, o2``
 (the mutation-router's choice) and a new value for it: an allowed input (``0 .. b + 1`` for
 block ``b``, the input-mutator's choice) or an operator (the op-mutator's choice). The paper
-is silent on whether a block may stay unchanged: the router has the paper's four outputs and
-no "keep", but the mutators choose among *all* allowed values, the current one included, so a
-block stays unchanged when its mutator picks what it already has (and a child may equal its
-parent: it then inherits everything and is fine-tuned once more). The controller sees the
-current values through its encoder and can learn when to keep them. Every action gives a
-valid cell: inputs only point backwards, and the last block is never read by another block, so
-the cell always has an output.
+replaces the chosen input or operator "with each substitute": the new value differs from the
+current one, so every block changes and a child never equals its parent (``keep = False``,
+the default). With ``keep = True`` (our earlier reading, kept as an option for the ablation)
+the mutators choose among all allowed values, the current one included, and a block stays
+unchanged when its mutator picks what it already has; with parameter inheritance that lets a
+child that changes nothing earn the highest reward. Every action gives a valid cell: inputs
+only point backwards, and the last block is never read by another block, so the cell always
+has an output.
 
 **Random mutation** (the plain EA baseline): the same action space with a uniform policy (a
-uniform position per block, a uniform value for it), so the ablation compares a learned
-policy with a uniform one over the same moves.
+uniform position per block, a uniform value for it among the allowed ones), so the ablation
+compares a learned policy with a uniform one over the same moves.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.renas.cell import NUM_INPUTS, OPERATORS, RenasBlock, RenasCell, parse_renas_cell
 
 __all__ = [
+    "MUTATIONS",
     "OP_NAMES",
+    "REWARDS",
     "POSITIONS",
     "TOKENS_PER_BLOCK",
     "MutationAction",
@@ -53,6 +56,11 @@ POSITIONS = ("i1", "i2", "o1", "o2")
 """The mutation-router's outputs: which element of a block is mutated."""
 TOKENS_PER_BLOCK = 5
 """``i1, i2, o1, o2, add``."""
+
+MUTATIONS = ("controller", "random")
+"""How children are made: ``controller``, RENAS's reinforced mutation; ``random``, the plain-EA baseline."""
+REWARDS = ("accuracy", "improvement")
+"""The controller's reward: the child's ``tan(f pi / 2)`` (the paper), or its gain over the parent's."""
 
 MutationAction = tuple[tuple[int, int], ...]
 """Per block ``(position index into POSITIONS, new value)``: an input number, or an index into OP_NAMES."""
@@ -109,8 +117,13 @@ class RenasSpace:
         return sequence
 
     def choices(self, block: int, position: int) -> int:
-        """How many values a mutator chooses among at ``position`` of ``block``."""
+        """How many values ``position`` of ``block`` can take (the current one included)."""
         return block + NUM_INPUTS if position < 2 else len(OP_NAMES)
+
+    def current_values(self, cell: RenasCell) -> list[list[int]]:
+        """Per block, the current value at each position: input numbers, operator indices."""
+        self._check(cell)
+        return [[block.i1, block.i2, OP_NAMES.index(block.o1), OP_NAMES.index(block.o2)] for block in cell.blocks]
 
     # -- cells and actions --------------------------------------------------------------------
 
@@ -131,12 +144,19 @@ class RenasSpace:
             blocks.append(RenasBlock(i1, i2, o1, o2))
         return RenasCell(tuple(blocks))
 
-    def random_action(self, rng: np.random.Generator) -> MutationAction:
-        """A uniform position and a uniform value for it, per block (plain EA)."""
+    def random_action(self, rng: np.random.Generator, cell: RenasCell, keep: bool = False) -> MutationAction:
+        """A uniform position and a uniform value for it, per block (plain EA); ``keep=False``:
+        among the values other than the current one."""
+        current = self.current_values(cell)
         action = []
         for b in range(self.num_blocks):
             position = int(rng.integers(0, len(POSITIONS)))
-            action.append((position, int(rng.integers(0, self.choices(b, position)))))
+            if keep:
+                value = int(rng.integers(0, self.choices(b, position)))
+            else:
+                value = int(rng.integers(0, self.choices(b, position) - 1))
+                value += value >= current[b][position]
+            action.append((position, value))
         return tuple(action)
 
     def apply(self, cell: RenasCell, action: Sequence[Sequence[int]]) -> RenasCell:
