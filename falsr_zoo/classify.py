@@ -123,7 +123,7 @@ def classify_image(
 
     Example:
         >>> model = load("RENASNet", weights="renasnet.safetensors")   # doctest: +SKIP
-        >>> classify_image(model, Image.open("cat.jpg"), labels=imagenet_labels)  # doctest: +SKIP
+        >>> classify_image(model, Image.open("cat.jpg"), labels=class_names)  # doctest: +SKIP
     """
     steps = preprocessing if preprocessing is not None else getattr(model, "preprocessing", None)
     if not steps:
