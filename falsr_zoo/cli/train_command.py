@@ -6,17 +6,13 @@ writable; ``--help`` and ``--list-keys`` load no torch at all.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import click
 
-import falsr_zoo
 from falsr_zoo.cli.choices import ModelReference
 from falsr_zoo.cli.exit_codes import EXIT_INTERRUPTED
 from falsr_zoo.cli.model_options import parse_options
@@ -28,7 +24,6 @@ if TYPE_CHECKING:
     from falsr_zoo.train import TrainResult
     from falsr_zoo.train.engine import Progress
 
-_RECIPES = "falsr_zoo.train.recipes"
 
 _DIR = click.Path(exists=True, file_okay=False)
 
@@ -41,35 +36,6 @@ def _family_of(model: str, family: str | None) -> str:
     if family is not None and family != entry.family:
         raise click.UsageError(f"{entry.name} is a {entry.family} model, not --family {family}")
     return entry.family
-
-
-def _recipes() -> ModuleType:
-    """:mod:`falsr_zoo.train.recipes`, without running ``falsr_zoo/train/__init__.py``.
-
-    The package's ``__init__`` imports the training engine, hence torch (3 s); the recipes
-    module itself needs only the standard library and :mod:`falsr_zoo.errors`, so ``--list-keys``
-    loads its file under a private name (the process exits right after). Once the package is
-    imported anyway, the real module is used.
-    """
-    if "falsr_zoo.train" in sys.modules:
-        return importlib.import_module(_RECIPES)
-    name = "_falsr_zoo_train_recipes"
-    if name not in sys.modules:
-        path = Path(falsr_zoo.__file__).parent / "train" / "recipes.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the class is made
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def _check_numbers(overrides: tuple[str, ...]) -> None:
-    """Refuse ``--set KEY=nan`` / ``inf``: every number of a training config is finite (the config's own
-    checks compare, and ``nan`` passes comparisons)."""
-    for item in overrides:
-        key, _, value = item.partition("=")
-        if value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
-            raise click.UsageError(f"--set {item}: {key.strip()} takes a finite number")
 
 
 class _Bar:
@@ -157,13 +123,16 @@ def train_command(model: str | None, family: str | None, options: tuple[str, ...
     """
     if list_keys:
         chosen = _family_of(model, family) if model else (family or "falsr")
-        for key, text in _recipes().TrainConfig.keys(chosen).items():
+        from falsr_zoo.train.recipes import TrainConfig  # no torch: the package imports its engine lazily
+
+        for key, text in TrainConfig.keys(chosen).items():
             if key not in ("family", "model", "options", "recipe"):
                 click.echo(f"{key:<17} {text}")
         return
     from falsr_zoo._files import check_writable
+    from falsr_zoo.train.recipes import make_config
 
-    _check_numbers(overrides)
+    config = None
     if resume_dir is not None:
         if any((model, data, data_lr, val, run_dir, steps, epochs, init, options, overrides)):
             raise click.UsageError("--resume takes the run's own settings; give only --device, --threads (and -q)")
@@ -173,25 +142,25 @@ def train_command(model: str | None, family: str | None, options: tuple[str, ...
             raise click.UsageError("give MODEL, --data and --run-dir (or --resume DIR)")
         if steps and epochs:
             raise click.UsageError("--steps and --epochs exclude each other")
+        chosen = _family_of(model, family)
+        values = {"data": data, "data_lr": data_lr, "val": val, "seed": seed, "init": init, "device": device}
+        if options:
+            values["options"] = parse_options(chosen, options, require=False)
+        if steps:
+            values["steps"] = steps
+        if epochs:
+            values["epochs"] = epochs
+        config = make_config(chosen, model, recipe=recipe, overrides=list(overrides), **values)  # checked, no torch
         check_writable(run_dir, directory=True)
     from falsr_zoo.runtime.threads import set_threads
-    from falsr_zoo.train import TrainingInterrupted, make_config, resume, train
+    from falsr_zoo.train import TrainingInterrupted, resume, train
 
     set_threads(threads)
     bar = _Bar(quiet)
     try:
-        if resume_dir is not None:
+        if config is None:
             result = resume(resume_dir, progress=bar, overrides={"device": device} if device else None)
         else:
-            chosen = _family_of(model, family)
-            values = {"data": data, "data_lr": data_lr, "val": val, "seed": seed, "init": init, "device": device}
-            if options:
-                values["options"] = parse_options(chosen, options, require=False)
-            if steps:
-                values["steps"] = steps
-            if epochs:
-                values["epochs"] = epochs
-            config = make_config(chosen, model, recipe=recipe, overrides=list(overrides), **values)
             result = train(config, run_dir, progress=bar)
     except TrainingInterrupted as stopped:
         bar.close()

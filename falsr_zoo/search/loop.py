@@ -38,7 +38,7 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from falsr_zoo._files import atomic_write_bytes, output_error
 from falsr_zoo.errors import ConfigError

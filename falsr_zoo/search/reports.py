@@ -27,13 +27,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping, Sequence
 
+from falsr_zoo._files import atomic_write_bytes
+from falsr_zoo._optional import require
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.search.loop import load_run
 from falsr_zoo.search.store import RunStore
 from falsr_zoo.search.table import get_search_family
 
-__all__ = ["best_rows", "export_candidates", "generation_line", "plot_run", "resolve_picks", "retrain_candidates",
-           "status", "status_lines", "table_lines"]
+__all__ = ["best_rows", "export_candidates", "generation_line", "plot_run", "pyplot", "resolve_picks",
+           "retrain_candidates", "save_figure", "status", "status_lines", "table_lines"]
 
 _STATES = ("done", "pending", "running", "failed", "untrained")
 
@@ -131,3 +133,24 @@ def retrain_candidates(run_dir: str | os.PathLike[str], picks: str | Sequence[in
     return _family(config).retrain(store, config, ids, data=data, val=val, out=out, recipe=recipe,
                                    overrides=overrides, progress=progress,
                                    options={k: v for k, v in (options or {}).items() if v is not None})
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (the ``plot`` extra), for the families' figures."""
+    matplotlib = require("matplotlib", "plot", "falsr-search front --plot")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure: Any, path: str | os.PathLike[str]) -> Path:
+    """Lay out ``figure``, write it as a PNG atomically (nothing half-written) and close it."""
+    import io
+
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    pyplot().close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)

@@ -49,7 +49,6 @@ __all__ = ["LOCK_FILE", "SCHEMA_VERSION", "STORE_FILE", "Candidate", "RunLock", 
 SCHEMA_VERSION = 3
 STORE_FILE = "search.sqlite"
 LOCK_FILE = "search.lock"
-_FINISHED = ("done", "failed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -267,6 +266,17 @@ class RunStore:
             db.execute("UPDATE candidates SET status = ?, score = ?, metrics = ?, violation = ?, seconds = ?,"
                        " worker = ?, error = ?, finished = ? WHERE id = ?",
                        (status, score, encoded, violation, seconds, worker, error, time.time(), id))
+
+    def trained(self, id: int) -> Candidate:
+        """Candidate ``id``, which must have a trained evaluation (for exports and retraining).
+
+        Raises:
+            ConfigError: no such candidate, or one that was not trained or failed.
+        """
+        candidate = self.candidate(id)
+        if candidate.status != "done":
+            raise ConfigError(f"candidate {id} has no trained evaluation (status {candidate.status})")
+        return candidate
 
     def finished_like(self, genome: str) -> Candidate | None:
         """The earliest candidate with this genome whose evaluation finished (done or failed)."""

@@ -13,21 +13,29 @@ Example:
 
 from __future__ import annotations
 
-from falsr_zoo.train.engine import Progress, TrainingInterrupted, TrainResult, build_network, resume, train
-from falsr_zoo.train.recipes import RECIPES, TrainConfig, apply_overrides, make_config
-from falsr_zoo.train.tasks import TASKS, TrainData
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "RECIPES",
-    "TASKS",
-    "Progress",
-    "TrainConfig",
-    "TrainData",
-    "TrainResult",
-    "TrainingInterrupted",
-    "apply_overrides",
-    "build_network",
-    "make_config",
-    "resume",
-    "train",
-]
+if TYPE_CHECKING:
+    from falsr_zoo.train.engine import Progress, TrainingInterrupted, TrainResult, build_network, resume, train
+    from falsr_zoo.train.recipes import RECIPES, TrainConfig, apply_overrides, make_config
+    from falsr_zoo.train.tasks import TASKS, TrainData
+
+_LAZY = {
+    **dict.fromkeys(("Progress", "TrainingInterrupted", "TrainResult", "build_network", "resume", "train"),
+                    "falsr_zoo.train.engine"),
+    **dict.fromkeys(("RECIPES", "TrainConfig", "apply_overrides", "make_config"), "falsr_zoo.train.recipes"),
+    **dict.fromkeys(("TASKS", "TrainData"), "falsr_zoo.train.tasks"),
+}
+"""Name -> the module it comes from, imported on first use: importing ``falsr_zoo.train`` (or
+``falsr_zoo.train.recipes`` for the settings alone) imports no torch."""
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'falsr_zoo.train' has no attribute {name!r}")

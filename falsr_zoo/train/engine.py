@@ -6,12 +6,14 @@ conventional PyTorch one: the family's task (:mod:`falsr_zoo.train.tasks`) gives
 loss and the validation; the engine adds what a run needs around it:
 
 * **Exact resume.** Step ``t`` sees data that is a function of the seed and ``t`` only, the
-  learning rate is a function of ``t``, and checkpoints (written atomically every
-  ``checkpoint_every`` steps, at each validation and at the end) hold the network, the
-  optimiser, ``t``, the best validation and every generator's state. A run killed with SIGKILL
-  and resumed ends with the same weights as an uninterrupted run, bit for bit on the CPU. On a
-  GPU the same holds as far as the kernels are deterministic (cuDNN autotuning is off; atomics in
-  some backward kernels are not deterministic, so expect equal to within float noise there).
+  learning rate is a function of ``t``, the data loader draws nothing from torch's global
+  generator (dropout and drop-path do, so a resumed session must not be one draw ahead), and
+  checkpoints (written atomically every ``checkpoint_every`` steps, at each validation and at
+  the end) hold the network, the optimiser, ``t``, the best validation and every generator's
+  state. A run killed with SIGKILL and resumed ends with the same weights as an uninterrupted
+  run, bit for bit on the CPU. On a GPU the same holds as far as the kernels are deterministic
+  (cuDNN autotuning is off; atomics in some backward kernels are not deterministic, so expect
+  equal to within float noise there).
 * **Speed.** On CUDA: autocast in bf16/fp16 (``precision``; fp16 with a gradient scaler),
   channels-last, pinned-memory loader workers, optional ``torch.compile``. The loss is read back
   from the device only when a metrics line is written.
@@ -45,7 +47,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader
 
-from falsr_zoo._files import atomic_write_bytes
+from falsr_zoo._files import atomic_write_bytes, output_error
 from falsr_zoo.api import load
 from falsr_zoo.errors import ConfigError, UnknownModelError
 from falsr_zoo.families.table import Family, get_family
@@ -360,12 +362,21 @@ class _Run:
     # -- the loop -------------------------------------------------------------------------------
 
     def _loader(self) -> Iterator[Any]:
+        """The batches from step ``self.step`` on, drawing nothing from torch's global generator.
+
+        Creating a DataLoader iterator draws its workers' base seed from ``generator``, or from the
+        global generator when there is none; a resumed session creates its iterator after the
+        checkpoint's generator states are restored, so that draw would put it one ahead of an
+        uninterrupted run, and dropout and drop-path (RENAS) would differ from then on. A generator
+        seeded by the run's seed alone gives every session the same base seed, and the samples do not
+        depend on it anyway (each is a pure function of the seed and its index).
+        """
         config = self.config
         sampler = StepSampler(self.step, self.total, config.batch_size, self.procs.rank, self.procs.world)
         workers = _workers(config, self.device)
         loader = DataLoader(self.data.dataset, batch_sampler=sampler, num_workers=workers,
                             pin_memory=self.device.type == "cuda", prefetch_factor=4 if workers else None,
-                            persistent_workers=False)
+                            persistent_workers=False, generator=torch.Generator().manual_seed(config.seed))
         return iter(loader)
 
     def run(self) -> TrainResult:
@@ -477,7 +488,10 @@ def _truncate_log(path: Path, step: int) -> None:
 
 
 def _write_run_config(run_dir: Path, config: TrainConfig) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise output_error(run_dir, err) from None
     document = {"config": config.to_json(), "digest": config.digest()}
     atomic_write_bytes(run_dir / CONFIG_FILE, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode())
 

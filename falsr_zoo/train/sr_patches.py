@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from falsr_zoo._files import temporary_sibling
+from falsr_zoo._files import discard, output_error, temporary_sibling
 from falsr_zoo.errors import DatasetError
 from falsr_zoo.families.falsr.colour import luma_input
 from falsr_zoo.sr.evaluate import IMAGE_SUFFIXES, find_pairs, iter_pairs, read_rgb
@@ -103,8 +103,11 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
         with open(tmp, "xb") as handle:
             np.save(handle, array)
         os.replace(tmp, path)
+    except OSError as err:
+        discard(tmp)
+        raise output_error(path, err) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
         raise
 
 

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from falsr_zoo._files import sha256_file, temporary_sibling
+from falsr_zoo._files import discard, sha256_file, temporary_sibling
 from falsr_zoo.errors import ConversionError, GenomeError, OutputExistsError
 from falsr_zoo.families.falsr.colour import CHROMA_OFFSET, COLOR_BIAS, COLOR_KERNEL, PIXEL_MAX
 from falsr_zoo.families.falsr.genome import STEM_WIDTH, UPSAMPLE_WIDTH, Genome, parse_cell
@@ -275,7 +275,7 @@ def convert_graph(
         digest = write_safetensors(state, staging, metadata)
         path = install(entry, staging)
     finally:
-        staging.unlink(missing_ok=True)
+        discard(staging)
     return ConvertedGraph(source, genome, entry, path, digest)
 
 

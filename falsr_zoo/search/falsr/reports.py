@@ -11,7 +11,6 @@ on the PSNR / mult-adds front (Section V-B).
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -19,8 +18,6 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from safetensors.torch import load, load_file
 
-from falsr_zoo._files import atomic_write_bytes
-from falsr_zoo._optional import require
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.falsr.genome import parse_genome
 from falsr_zoo.families.table import get_family
@@ -29,6 +26,7 @@ from falsr_zoo.search.falsr.config import FalsrSearchConfig
 from falsr_zoo.search.falsr.evaluator import FalsrEvaluator
 from falsr_zoo.search.falsr.hybrid import front_of
 from falsr_zoo.search.loop import weights_path
+from falsr_zoo.search.reports import pyplot, save_figure
 from falsr_zoo.search.pareto import crowding_distance
 from falsr_zoo.search.store import Candidate, RunStore
 from falsr_zoo.train import TrainResult, make_config, train
@@ -94,10 +92,7 @@ def _bicubic_psnr(val: str) -> float | None:
 def plot(run_dir: str | os.PathLike[str], store: RunStore, config: FalsrSearchConfig,
          path: str | os.PathLike[str]) -> Path:
     """Write the PSNR / mult-adds figure of a run as a PNG (atomically)."""
-    matplotlib = require("matplotlib", "plot", "falsr-search front --plot")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     candidates = [c for c in store.candidates() if c.status == "done"]
     front = front_of(store.candidates())
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
@@ -123,12 +118,7 @@ def plot(run_dir: str | os.PathLike[str], store: RunStore, config: FalsrSearchCo
     axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
+    return save_figure(figure, path)
 
 
 def crowding_pick(candidates: Sequence[Candidate], count: int) -> list[int]:
@@ -164,16 +154,6 @@ def pick(store: RunStore, config: FalsrSearchConfig, token: str) -> list[int]:
     return chosen
 
 
-def _done(store: RunStore, ids: Sequence[int]) -> list[Candidate]:
-    picked = []
-    for candidate_id in ids:
-        candidate = store.candidate(candidate_id)
-        if candidate.status != "done":
-            raise ConfigError(f"candidate {candidate_id} has no trained evaluation (status {candidate.status})")
-        picked.append(candidate)
-    return picked
-
-
 def export(run_dir: str | os.PathLike[str], store: RunStore, config: FalsrSearchConfig, ids: Sequence[int],
            out: str | os.PathLike[str]) -> list[Path]:
     """Model directories ``OUT/candidate-<id>`` with the candidates' incomplete-training weights.
@@ -184,7 +164,7 @@ def export(run_dir: str | os.PathLike[str], store: RunStore, config: FalsrSearch
     """
     written = []
     evaluator = None
-    for candidate in _done(store, ids):
+    for candidate in map(store.trained, ids):
         source = store.candidate(candidate.reused_from) if candidate.reused_from is not None else candidate
         net = get_family("falsr").build(candidate.genome)
         kept = weights_path(Path(run_dir), source.id)
@@ -216,7 +196,7 @@ def retrain(store: RunStore, config: FalsrSearchConfig, ids: Sequence[int], *, d
     if options:
         raise ConfigError(f"{', '.join('--' + k for k in options)} apply to RENAS runs")
     results = []
-    for candidate in _done(store, ids):
+    for candidate in map(store.trained, ids):
         train_config = make_config("falsr", candidate.genome, recipe=recipe, data=data, val=val, seed=config.seed,
                                    overrides=list(overrides))
         results.append(train(train_config, Path(out) / f"candidate-{candidate.id}", progress=progress))

@@ -18,19 +18,16 @@ The facade is :mod:`falsr_zoo.search.reports`; everything here reads the run sto
 
 from __future__ import annotations
 
-import io
 import os
-import statistics
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from safetensors.torch import load_file
 
-from falsr_zoo._files import atomic_write_bytes
-from falsr_zoo._optional import require
 from falsr_zoo.errors import ConfigError
 from falsr_zoo.families.table import get_family
 from falsr_zoo.search.loop import weights_path
+from falsr_zoo.search.reports import pyplot, save_figure
 from falsr_zoo.search.renas.config import RenasSearchConfig
 from falsr_zoo.search.store import Candidate, RunStore
 from falsr_zoo.train import TrainResult, make_config, train
@@ -132,10 +129,7 @@ def generation_line(generation: int, report: Mapping[str, Any], config: RenasSea
 def plot(run_dir: str | os.PathLike[str], store: RunStore, config: RenasSearchConfig,
          path: str | os.PathLike[str]) -> Path:
     """Write the paper's Fig. 4 for a run as a PNG (atomically): accuracy over the steps."""
-    matplotlib = require("matplotlib", "plot", "falsr-search front --plot")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     history = _history(store.reports())
     steps = [h["step"] for h in history]
     mean = [h["population_mean"] for h in history]
@@ -157,12 +151,7 @@ def plot(run_dir: str | os.PathLike[str], store: RunStore, config: RenasSearchCo
     axes.set_title(f"RENAS search ({label}): {Path(run_dir).name}")
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
+    return save_figure(figure, path)
 
 
 def pick(store: RunStore, config: RenasSearchConfig, token: str) -> list[int]:
@@ -181,13 +170,6 @@ def pick(store: RunStore, config: RenasSearchConfig, token: str) -> list[int]:
     return [int(best)]
 
 
-def _done(store: RunStore, candidate_id: int) -> Candidate:
-    candidate = store.candidate(candidate_id)
-    if candidate.status != "done":
-        raise ConfigError(f"candidate {candidate_id} has no trained evaluation (status {candidate.status})")
-    return candidate
-
-
 def export(run_dir: str | os.PathLike[str], store: RunStore, config: RenasSearchConfig,
            ids: Sequence[int], out: str | os.PathLike[str]) -> list[Path]:
     """Model directories ``OUT/candidate-<id>`` of the search network with the candidates' kept weights.
@@ -198,7 +180,7 @@ def export(run_dir: str | os.PathLike[str], store: RunStore, config: RenasSearch
     """
     written = []
     for candidate_id in ids:
-        candidate = _done(store, candidate_id)
+        candidate = store.trained(candidate_id)
         kept = weights_path(Path(run_dir), candidate.id)
         if not kept.is_file():
             raise ConfigError(f"candidate {candidate.id} is no longer in the population, so its weights were removed; "
@@ -235,7 +217,7 @@ def retrain(store: RunStore, config: RenasSearchConfig, ids: Sequence[int], *, d
     layout = options.get("layout", "cifar10")
     results = []
     for candidate_id in ids:
-        candidate = _done(store, candidate_id)
+        candidate = store.trained(candidate_id)
         train_config = make_config("renas", candidate.genome, recipe=recipe, data=data, val=val, seed=config.seed,
                                    options={"layout": layout, "num_cells": num_cells, "filters": filters,
                                             "append_input0": config.append_input0},
