@@ -190,3 +190,11 @@ def test_crowding_pick_takes_the_largest_distances_of_the_psnr_mult_adds_front()
     assert crowding_pick(candidates, 4) == [1, 6, 3, 4]
     assert crowding_pick(candidates, 6) == [1, 6, 3, 4, 2, 5]
     assert crowding_pick(candidates, 10) == [1, 6, 3, 4, 2, 5]  # the dominated point is never picked
+
+
+def test_a_reused_result_appears_once_on_the_front() -> None:
+    first = _candidate(1, 32.0, 10)
+    repeat = Candidate(2, "g1", 1, "init", (), first.mult_adds, first.params, "done", 32.0, {"psnr": 32.0}, 0.0,
+                       0.0, "reused:1")
+    assert repeat.reused_from == 1
+    assert [c.id for c in front_of([first, repeat])] == [1] and crowding_pick([first, repeat], 4) == [1]

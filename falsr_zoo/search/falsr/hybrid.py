@@ -109,8 +109,9 @@ def objectives_of(psnr: float | None, mult_adds: int, params: int) -> tuple[floa
 
 
 def front_of(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """The non-dominated feasible candidates (PSNR up, mult-adds and parameters down), by mult-adds."""
-    feasible = [c for c in candidates if c.status == "done" and (c.violation or 0) <= 0]
+    """The non-dominated feasible candidates (PSNR up, mult-adds and parameters down), by mult-adds;
+    a repeated genome appears once (its first evaluation)."""
+    feasible = [c for c in candidates if c.status == "done" and (c.violation or 0) <= 0 and c.reused_from is None]
     if not feasible:
         return []
     points = np.array([objectives_of(c.score, c.mult_adds, c.params) for c in feasible])

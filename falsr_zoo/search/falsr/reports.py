@@ -129,7 +129,7 @@ def crowding_pick(candidates: Sequence[Candidate], count: int) -> list[int]:
     """
     from falsr_zoo.search.pareto import fronts
 
-    feasible = [c for c in candidates if c.status == "done" and (c.violation or 0) <= 0]
+    feasible = [c for c in candidates if c.status == "done" and (c.violation or 0) <= 0 and c.reused_from is None]
     if not feasible:
         return []
     points = np.array([(-c.score, c.mult_adds / 1e9) for c in feasible])
