@@ -25,9 +25,10 @@ guard against a search that games the surrogate.
 * ``report``: normalised hypervolume and IGD+ at 25 / 50 / 100 % of the budget, two-sided
   Mann-Whitney U with Holm correction and Vargha-Delaney A12 with bootstrap intervals, the
   primary contrast (stated below, before any run) first; figures in ``docs/figures/``.
-* ``guard``: the final fronts (up to 8 points) of ``--seeds`` seeds of the hybrid, NSGA-II and
-  random search retrained with the real short recipe; the normalised hypervolume recomputed on
-  real trainings (``benchmarks/data/falsr_guard.csv``).
+* ``guard``: the final fronts (up to 8 points, spread along mult-adds) of ``--seeds`` seeds of the
+  hybrid, NSGA-II and random search retrained with the real short recipe (the data collection's
+  job runner); the normalised hypervolume recomputed on real trainings
+  (``benchmarks/data/falsr_guard.csv``, resumable).
 
 **Normalised hypervolume.** Objectives to minimise: ``1 - (PSNR - PSNR_FLOOR) / (PSNR_CEIL -
 PSNR_FLOOR)`` and each cost's log normalised between the cheapest genome of the space and the
@@ -273,7 +274,7 @@ def run_nsga(arm: str, population: int, generations: int, seed: int, evaluate: E
             next_id += 1
             macs, params = search.costs(genome)
             evaluations.append(Evaluation(next_id, genome, score, macs, params))
-            history.append((score, macs, params))
+            history.append((score, macs, params, genome))
         search.tell(evaluations)
     return history
 
@@ -291,7 +292,7 @@ def run_controller(population: int, generations: int, seed: int, evaluate: Evalu
         rewards = [reward(s, search.cost(Evaluation(0, g, s, *c)), reference, search.settings.reward_beta)
                    for g, s, c in zip(genomes, scores, costs)]
         search.controller.update(actions, rewards)
-        history += [(s, *c) for s, c in zip(scores, costs)]
+        history += [(s, *c, g) for s, c, g in zip(scores, costs, genomes)]
     return history
 
 
@@ -310,7 +311,7 @@ def run_random(population: int, generations: int, seed: int, evaluate: Evaluate)
         genomes = [draw() for _ in range(population)]
         for genome, score in zip(genomes, evaluate(genomes)):
             spec = parse_genome(genome)
-            history.append((score, spec.macs(480, 480), spec.num_params()))
+            history.append((score, spec.macs(480, 480), spec.num_params(), genome))
     return history
 
 
@@ -361,13 +362,14 @@ def study(args: argparse.Namespace) -> None:
             for fraction in FRACTIONS:
                 count = int(round(fraction * len(history)))
                 trained = [h for h in history[:count] if h[0] is not None]
-                points = front_points(trained)
+                points = front_points([h[:3] for h in trained])
                 volume = hypervolume(points, (1.0, 1.0, 1.0)) if len(points) else 0.0
-                front = [h for h in trained if normalised(*h) in {tuple(p) for p in points}]
+                on_front = {tuple(p) for p in points}
+                front = list({h[3]: h for h in trained if normalised(*h[:3]) in on_front}.values())
                 rows.append({"arm": arm, "seed": seed, "population": args.population,
                              "generations": args.generations, "fraction": fraction, "proposals": count,
                              "hv": f"{volume:.6f}",
-                             "front": json.dumps([[round(p, 4), m, q] for p, m, q in front]),
+                             "front": json.dumps([[round(p, 4), m, q, g] for p, m, q, g in front]),
                              "seconds": f"{seconds:.1f}"})
             _append(args.out, STUDY_FIELDS, rows)
             print(f"{arm} seed {seed}: hv {rows[-1]['hv']} in {seconds:.0f} s", flush=True)
@@ -414,10 +416,10 @@ def report(args: argparse.Namespace) -> None:
         raise SystemExit(f"no runs of population {args.population} x {args.generations} in {args.out}")
     import moocore
 
-    union = front_points([tuple(p) for r in rows if float(r["fraction"]) == 1.0 for p in json.loads(r["front"])])
+    union = front_points([tuple(p[:3]) for r in rows if float(r["fraction"]) == 1.0 for p in json.loads(r["front"])])
     values: dict[tuple[str, float], dict[str, list[float]]] = {}
     for r in rows:
-        points = np.array([normalised(*p) for p in json.loads(r["front"])]) if json.loads(r["front"]) else None
+        points = np.array([normalised(*p[:3]) for p in json.loads(r["front"])]) if json.loads(r["front"]) else None
         igd = float(moocore.igd_plus(points, union)) if points is not None else 1.0
         entry = values.setdefault((r["arm"], float(r["fraction"])), {"hv": [], "igd": []})
         entry["hv"].append(float(r["hv"]))
@@ -478,6 +480,60 @@ def _figures(values, arms, rows) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# the guard: final fronts retrained for real
+
+
+GUARD_FIELDS = ["arm", "seed", "genome", "surrogate_psnr", "psnr", "mult_adds", "params"]
+GUARD_ARMS = ("hybrid", "nsga2", "random")
+
+
+def _spread_front(front: list, count: int = 8) -> list:
+    """Up to ``count`` points of a front, evenly spaced along mult-adds (both ends included)."""
+    ordered = sorted(front, key=lambda p: p[1])
+    if len(ordered) <= count:
+        return ordered
+    return [ordered[i] for i in np.linspace(0, len(ordered) - 1, count).round().astype(int)]
+
+
+def guard(args: argparse.Namespace) -> None:
+    """Retrain the final fronts (up to 8 points) of ``--seeds`` seeds of each guard arm with the real
+    short recipe (the data collection's own job runner) and compare the normalised hypervolumes."""
+    import torch
+
+    from falsr_data import Job, run_job
+
+    torch.set_num_threads(args.threads)
+    rows = [r for r in _read_study(args.out) if float(r["fraction"]) == 1.0 and int(r["population"]) ==
+            args.population and int(r["generations"]) == args.generations]
+    done = {(r["arm"], int(r["seed"]), r["genome"]) for r in _read_study(args.guard)} if args.guard.exists() else set()
+    work = Path(args.work)
+    for r in sorted(rows, key=lambda r: (int(r["seed"]), r["arm"])):
+        if r["arm"] not in GUARD_ARMS or int(r["seed"]) >= args.seeds:
+            continue
+        for index, (psnr, macs, params, genome) in enumerate(_spread_front(json.loads(r["front"]))):
+            if (r["arm"], int(r["seed"]), genome) in done:
+                continue
+            job = Job(f"guard-{r['arm']}-{r['seed']}-{index}", genome, "guard", 0, args.steps, macs, params)
+            real = [row for row in run_job(job, work, args.threads) if int(row["steps"]) == args.steps][-1]
+            _append(args.guard, GUARD_FIELDS, [{"arm": r["arm"], "seed": r["seed"], "genome": genome,
+                                               "surrogate_psnr": psnr, "psnr": real["psnr"], "mult_adds": macs,
+                                               "params": params}])
+            print(f"{r['arm']} seed {r['seed']}: {psnr:.2f} dB on the surrogate, {float(real['psnr']):.2f} real",
+                  flush=True)
+    results: dict[str, list[float]] = {}
+    by_run: dict[tuple[str, str], list[tuple]] = {}
+    for row in _read_study(args.guard):
+        by_run.setdefault((row["arm"], row["seed"]), []).append((float(row["psnr"]), int(row["mult_adds"]),
+                                                                 int(row["params"])))
+    for (arm, _), points in sorted(by_run.items()):
+        front = front_points(points)
+        results.setdefault(arm, []).append(hypervolume(front, (1.0, 1.0, 1.0)) if len(front) else 0.0)
+    for arm, values in results.items():
+        print(f"{arm:<8} real normalised HV of the retrained fronts: {np.mean(values):.4f} ± "
+              f"{np.std(values, ddof=1) if len(values) > 1 else 0.0:.4f} ({len(values)} seeds)")
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def surrogate_command(args: argparse.Namespace) -> None:
@@ -495,7 +551,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     cv = sub.add_parser("surrogate", help="cross-validate the surrogate on the committed trainings")
     cv.add_argument("--folds", type=int, default=5)
-    for name in ("run", "report"):
+    for name in ("run", "report", "guard"):
         command = sub.add_parser(name)
         command.add_argument("--population", type=int, default=64)
         command.add_argument("--generations", type=int, default=156)
@@ -503,6 +559,11 @@ def main() -> None:
         if name == "run":
             command.add_argument("--seeds", type=int, default=25)
             command.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+        elif name == "guard":
+            command.add_argument("--seeds", type=int, default=5)
+            command.add_argument("--threads", type=int, default=1)
+            command.add_argument("--guard", type=Path, default=GUARD)
+            command.add_argument("--work", default=os.path.expanduser("~/.cache/falsr-zoo/bench-falsr-guard"))
         else:
             command.add_argument("--figures", action="store_true", help="write docs/figures/search_study_*.png")
     for command in sub.choices.values():
@@ -510,7 +571,7 @@ def main() -> None:
         command.add_argument("--steps", type=int, default=SHORT_STEPS,
                              help=f"the short recipe's length the surrogate learns (default {SHORT_STEPS})")
     args = parser.parse_args()
-    {"surrogate": surrogate_command, "run": study, "report": report}[args.command](args)
+    {"surrogate": surrogate_command, "run": study, "report": report, "guard": guard}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ two-job plan of four training steps, the surrogate and a short study on the comm
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,16 @@ def test_the_surrogate_and_a_short_study_run_on_the_committed_table(tmp_path: Pa
     assert all(0 <= float(r["hv"]) <= 1 for r in rows)
     out = _run(str(BENCH / "search_study.py"), "report", *small)
     assert "hybrid vs nsga2" in out and "<- primary contrast" in out
+    # the guard: seed 0's final fronts retrained for real (4 steps here), then their hypervolumes
+    guard = tmp_path / "guard.csv"
+    small = [arg if arg != "300" else "4" for arg in small]
+    out = _run(str(BENCH / "search_study.py"), "guard", "--seeds", "1", "--guard", str(guard), "--work",
+               str(tmp_path / "work"), *small)
+    retrained = list(csv.DictReader(open(guard)))
+    fronts = {r["arm"]: json.loads(r["front"]) for r in rows if r["seed"] == "0" and r["fraction"] == "1.0"}
+    assert sorted((r["arm"], r["genome"]) for r in retrained) == sorted(
+        (arm, point[3]) for arm, front in fronts.items() for point in front[:8])
+    assert all(arm in out for arm in ("hybrid", "nsga2", "random")) and "real normalised HV" in out
 
 
 @pytest.mark.parametrize("values, expected", [
