@@ -19,7 +19,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from falsr_zoo._files import atomic_write_bytes, check_writable
 from falsr_zoo.families.table import architecture, get_family
-from falsr_zoo.zoo.model_dir import WEIGHTS_NAME, ModelConfig
+from falsr_zoo.zoo.model_dir import WEIGHTS_NAME, ModelConfig, zoo_architecture
 from falsr_zoo.zoo.registry import ModelEntry, format_mult_adds, list_entries
 
 __all__ = [
@@ -57,7 +57,6 @@ def card_data(entry: ModelEntry) -> ModelCardData:
         for dataset, metrics in entry.paper_metrics.items()
         for metric, value in metrics.items()
     ]
-    extra = {"license_name": "unspecified-upstream"} if entry.license == "other" else {}
     return ModelCardData(
         model_name=entry.name,
         license=entry.license,
@@ -66,7 +65,6 @@ def card_data(entry: ModelEntry) -> ModelCardData:
         tags=list(entry.tags),
         datasets=list(entry.paper_metrics) or None,
         eval_results=results or None,
-        **extra,
     )
 
 
@@ -218,7 +216,7 @@ def _weights(entry: ModelEntry) -> str:
         f"- Stored as: `{entry.name}.safetensors` in the local store (`$FALSR_ZOO_HOME/weights`), sha256 "
         f"`{w.sha256}` ({w.num_bytes:,} bytes); conversion is deterministic and a file with another digest is refused.",
         "",
-        f"Licence: {entry.license_notes}",
+        f"Licence of the weights: `{entry.license}`. {entry.license_notes}",
     ]
     return "\n".join(lines)
 
@@ -317,8 +315,7 @@ def directory_card_data(config: ModelConfig) -> ModelCardData:
 
 def _directory_header(config: ModelConfig) -> str:
     scale = f" x{config.scale}" if config.scale else ""
-    match = next((e for e in list_entries(config.family) if e.genome == config.genome
-                  and all(config.options.get(k) == v for k, v in e.options.items())), None)
+    match = zoo_architecture(config)
     same = f" Its architecture is the zoo's {match.name}." if match else ""
     return (f"# {config.family.upper()} model ({config.task}{scale})\n\n"
             f"A {config.family} network saved by falsr-zoo as a model directory: `config.json` (genome, build "

@@ -82,3 +82,53 @@ def test_the_figure_script_plots_the_zoo_and_the_baselines() -> None:
 
     png = module.figure_png(zoo)
     assert Image.open(io.BytesIO(png)).size == (640, 400)
+
+
+def test_the_licence_file_is_mit_and_travels_with_the_package(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    licence = (ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License\n") and "Copyright (c) 2026 falsr-zoo developers" in licence
+    assert PYPROJECT["project"]["license"] == "MIT" and PYPROJECT["project"]["license-files"] == ["LICENSE"]
+    build = ("import sys\nfrom setuptools import build_meta\n"
+             "print(build_meta.prepare_metadata_for_build_wheel(sys.argv[1]))")
+    done = subprocess.run([sys.executable, "-c", build, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    dist_info = tmp_path / done.stdout.strip().splitlines()[-1]
+    assert (dist_info / "licenses" / "LICENSE").read_text() == licence
+    metadata = (dist_info / "METADATA").read_text()
+    assert "License-Expression: MIT" in metadata and "License-File: LICENSE" in metadata
+
+
+def test_the_citation_file_cites_the_package_and_both_papers_as_the_registry_does() -> None:
+    import yaml
+
+    import falsr_zoo
+    from falsr_zoo.zoo.registry import get_entry
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["type"] == "software"
+    assert cff["version"] == falsr_zoo.__version__ and cff["license"] == PYPROJECT["project"]["license"]
+    assert cff["authors"] == [{"name": PYPROJECT["project"]["authors"][0]["name"]}]
+    references = {reference["title"]: reference for reference in cff["references"]}
+    for name in ("FALSR-A", "RENASNet"):
+        paper = get_entry(name).paper
+        reference = references.pop(paper["title"])
+        authors = [f"{a['given-names']} {a['family-names']}" for a in reference["authors"]]
+        assert authors == paper["authors"].split(", ")
+        assert reference["type"] == "conference-paper" and reference["url"] == paper["url"]
+        assert str(reference["year"]) == paper["venue"].split()[-1]
+        assert paper["venue"] in reference["conference"]["name"]
+        assert reference["identifiers"][0]["value"] == "arXiv:" + paper["url"].rsplit("/", 1)[1]
+    assert references == {}
+
+
+def test_the_changelog_keeps_a_changelog_shape() -> None:
+    text = (ROOT / "CHANGELOG.md").read_text()
+    assert text.startswith("# Changelog\n") and "[Keep a Changelog](https://keepachangelog.com/" in text
+    releases = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert releases[0] == "[Unreleased]"
+    kinds = set(re.findall(r"^### (.+)$", text, flags=re.M))
+    assert kinds and kinds <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}

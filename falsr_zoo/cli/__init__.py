@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("falsr_zoo.cli.bench_command:bench_command",
               "Time the whole x2 upscale of an H x W image (latency, MP/s, peak RSS)."),
     "push": ("falsr_zoo.cli.push_command:push_command", "Upload a model directory to the Hugging Face Hub."),
+    "cache": ("falsr_zoo.cli.cache_command:cache_group", "List or remove the weights in the local store."),
     "train": ("falsr_zoo.cli.train_command:train_command", "Train or fine-tune a genome or zoo model."),
 }
 """Command name -> (dotted path of its click command, its one-line help), in the order ``--help``

@@ -9,31 +9,27 @@ from typing import Any, Mapping
 import click
 
 from falsr_zoo.cli.choices import ModelReference
+from falsr_zoo.cli.tables import format_table
 from falsr_zoo.families.table import architecture, get_family
 from falsr_zoo.zoo.registry import ModelEntry, entry_info, format_mult_adds, get_entry, list_entries
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+from falsr_zoo.zoo.weights_store import is_stored
 
 
 @click.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def models_command(as_json: bool) -> None:
-    """List the zoo."""
+    """List the zoo: "weights" says whether weights are published, "stored" whether the local store holds them."""
     entries = list_entries()
     if as_json:
-        click.echo(json.dumps([entry_info(e.name) for e in entries], indent=2))
+        click.echo(json.dumps([{**entry_info(e.name), "stored": is_stored(e)} for e in entries], indent=2))
         return
     rows = [
         [e.name, e.task, f"x{e.scale}" if e.scale else "-", f"{e.num_params:,}",
          f"{format_mult_adds(e.mult_adds)} @{e.reference_size[0]}x{e.reference_size[1]}",
-         "yes" if e.weights else "no"]
+         "yes" if e.weights else "no", "yes" if is_stored(e) else "no"]
         for e in entries
     ]
-    click.echo(_table(rows, ["model", "task", "scale", "params", "mult-adds", "weights"]))
+    click.echo(format_table(rows, ["model", "task", "scale", "params", "mult-adds", "weights", "stored"]))
 
 
 @click.command("info")

@@ -23,6 +23,7 @@ optionally at a pinned ``revision``; both files of a Hub model are read at the s
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -39,7 +40,7 @@ from falsr_zoo.errors import (
     WeightsNotFoundError,
 )
 from falsr_zoo.zoo.hub_files import HUB_PREFIX, hub_file
-from falsr_zoo.zoo.registry import get_entry
+from falsr_zoo.zoo.registry import ModelEntry, get_entry, list_entries
 
 if TYPE_CHECKING:  # reading a config (``falsr info DIR``, checks before a load) needs no torch
     import torch
@@ -52,12 +53,16 @@ __all__ = [
     "ModelConfig",
     "PushResult",
     "is_model_reference",
+    "license_warning",
     "push_model_dir",
+    "zoo_architecture",
     "read_model_dir",
     "resolve_model_dir",
     "write_model_dir",
     "WEIGHTS_NAME",
 ]
+
+logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -284,6 +289,30 @@ def resolve_model_dir(
     return config.parent
 
 
+def zoo_architecture(config: ModelConfig) -> ModelEntry | None:
+    """The zoo entry whose network the config describes (same family and genome, the entry's
+    build options), or ``None`` for an architecture of your own."""
+    return next((entry for entry in list_entries(config.family)
+                 if entry.genome == config.genome
+                 and all(config.options.get(key) == value for key, value in entry.options.items())), None)
+
+
+def license_warning(config: ModelConfig, directory: str | os.PathLike[str]) -> str | None:
+    """One line to show before publishing a directory whose weights may carry no licence, else ``None``.
+
+    A directory does not record where its weights came from. When its network is a zoo model's
+    architecture and that model's published weights have no known licence (the authors' FALSR
+    release states none), the weights may be those or be fine-tuned from them: the line says so.
+    """
+    entry = zoo_architecture(config)
+    if entry is None or entry.weights is None or entry.license_known:
+        return None
+    source = entry.weights.source_url or entry.weights.repo_id
+    return (f"licence unknown: {directory} holds a {entry.name} network; if its weights are (or were "
+            f"fine-tuned from) the official {entry.name} weights, no licence covers them ({source} states "
+            "none): ask their authors before publishing")
+
+
 @dataclass(frozen=True)
 class PushResult:
     """Where a push landed: ``repo_id`` at ``commit`` (pin it with ``revision=commit``)."""
@@ -305,7 +334,8 @@ def push_model_dir(
     """Upload a model directory's three files to a Hub repository (created if needed), one commit.
 
     The directory is checked first (config readable, weights matching it), so nothing broken
-    is published. Other files in the directory are not uploaded.
+    is published; weights that may have no licence get a warning first (:func:`license_warning`,
+    logged). Other files in the directory are not uploaded.
 
     Raises:
         ModelDirError, ChecksumError, WeightsNotFoundError: the directory is not a sound model directory.
@@ -315,6 +345,9 @@ def push_model_dir(
 
     directory = Path(directory)
     config, _ = read_model_dir(directory)
+    warning = license_warning(config, directory)
+    if warning:
+        logger.warning(warning)
     present = [name for name in MODEL_FILES if (directory / name).is_file()]
     api = HfApi(token=token)
     message = commit_message or f"Upload {config.family} model ({config.task}) with falsr-zoo"

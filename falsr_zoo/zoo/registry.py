@@ -16,6 +16,7 @@ from falsr_zoo.errors import DuplicateModelError, UnknownModelError
 
 __all__ = [
     "OFFICIAL_URL_ENV",
+    "UNKNOWN_LICENSE",
     "ModelEntry",
     "WeightsFile",
     "entry_info",
@@ -29,6 +30,9 @@ __all__ = [
 
 OFFICIAL_URL_ENV = "FALSR_ZOO_OFFICIAL_URL"
 """Overrides the base URL of the authors' files (a mirror or an air-gapped copy of their repository)."""
+
+UNKNOWN_LICENSE = "unknown"
+"""The Hub's licence id for terms nobody stated: weights whose publisher gives no licence."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,10 @@ class ModelEntry:
         paper_costs: The costs as the paper prints them (``{"params": "1,021K", ...}``).
         paper_metrics: ``{dataset: {metric: value}}`` as the paper reports them.
         reproduced_metrics: ``{dataset: {metric: value}}`` measured with this package.
-        license: SPDX id or ``"other"`` for the weights.
-        license_notes: Where the weights come from and what their terms are.
+        license: The weights' licence as a Hub licence id (``"mit"``, ``"cc-by-4.0"``), or
+            :data:`UNKNOWN_LICENSE` when their publisher states none (for an entry without
+            weights: the terms of the upstream code it follows). The card's header carries it.
+        license_notes: Where the weights come from and what their terms are (rendered in the card).
         tags: Hub card tags.
         options: Family-specific build options (keyword arguments of the builder).
         preprocessing: How images are prepared for the model (classifiers: ``resize``,
@@ -119,12 +125,17 @@ class ModelEntry:
     paper_costs: Mapping[str, str] = field(default_factory=dict)
     paper_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     reproduced_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    license: str = "other"
+    license: str = UNKNOWN_LICENSE
     license_notes: str = ""
     tags: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
     notes: str = ""
+
+    @property
+    def license_known(self) -> bool:
+        """Whether the weights have stated terms (``False``: their publisher gives no licence)."""
+        return self.license != UNKNOWN_LICENSE
 
     def __post_init__(self) -> None:
         for name in ("paper", "paper_costs", "paper_metrics", "reproduced_metrics", "options", "preprocessing"):

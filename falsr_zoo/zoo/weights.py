@@ -5,8 +5,9 @@ Only safetensors files are ever read (nothing is unpickled). Files are written a
 leaves a file that looks valid. Weights resolve in this order (:func:`resolve_weights`):
 
 1. an explicit path given by the caller;
-2. the local store (``$FALSR_ZOO_HOME/weights``, default ``~/.cache/falsr-zoo/weights``),
-   which ``falsr convert`` and first use fill; its files are checked against the pinned sha256;
+2. the local store (``$FALSR_ZOO_HOME/weights``, default ``~/.cache/falsr-zoo/weights``;
+   :mod:`falsr_zoo.zoo.weights_store` lists and empties it), which ``falsr convert`` and first use
+   fill; its files are checked against the pinned sha256;
 3. a published Hub repository, where the registry names one, at its pinned revision
    (``HF_ENDPOINT`` honoured), asked once without retries;
 4. the authors' own release (the FALSR frozen graphs on GitHub, at a pinned commit;
@@ -47,6 +48,7 @@ from falsr_zoo.errors import (
 from falsr_zoo.zoo.fetch import fetch_url
 from falsr_zoo.zoo.hub_files import download_timeout, hub_file, is_offline
 from falsr_zoo.zoo.registry import OFFICIAL_URL_ENV, ModelEntry
+from falsr_zoo.zoo.weights_store import HOME_ENV, store_dir, store_path
 
 __all__ = [
     "load_state_dict",
@@ -61,22 +63,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-HOME_ENV = "FALSR_ZOO_HOME"
 METADATA_KEY = "falsr_zoo"
-
-
-def store_dir() -> Path:
-    """The local weights store: ``$FALSR_ZOO_HOME/weights`` or ``$XDG_CACHE_HOME/falsr-zoo/weights``."""
-    home = os.environ.get(HOME_ENV)
-    if not home:
-        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        home = os.path.join(cache, "falsr-zoo")
-    return Path(home) / "weights"
-
-
-def store_path(entry: ModelEntry) -> Path:
-    """Where the store keeps ``entry``'s weights."""
-    return store_dir() / f"{entry.name}.safetensors"
 
 
 def safetensors_bytes(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> bytes:

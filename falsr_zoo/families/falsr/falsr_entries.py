@@ -7,7 +7,7 @@ graph and refuses a mismatch). Costs are recomputed from the built modules by th
 
 from __future__ import annotations
 
-from falsr_zoo.zoo.registry import ModelEntry, WeightsFile, register
+from falsr_zoo.zoo.registry import UNKNOWN_LICENSE, ModelEntry, WeightsFile, register
 
 FALSR_PAPER = {
     "title": "Fast, Accurate and Lightweight Super-Resolution with Neural Architecture Search",
@@ -30,10 +30,11 @@ FALSR_COMMIT = "06f4bc594b1757d3c450db87334bbf7f8f8f0c3d"
 the newest commit (f6ebc6c, 2021-08-17). Pinned: a branch could change under the sha256."""
 FALSR_LICENSE_NOTES = (
     "Weights converted unchanged from the authors' TensorFlow frozen graphs published at "
-    f"{FALSR_RELEASE} (pretrained_model/). That repository carries no licence file, so the terms "
-    "of the weights are unspecified upstream; falsr-zoo therefore does not re-host them: it fetches "
-    "the authors' own file on first use and converts it on your machine. The falsr-zoo code is "
-    "MIT-licensed."
+    f"{FALSR_RELEASE} (pretrained_model/). That release states no licence (the repository has no "
+    "licence file and its README names no terms), so the terms of the weights are unknown. falsr-zoo "
+    "therefore does not re-host them: it fetches the authors' own file on first use and converts it on "
+    "your machine. Ask the authors before publishing these weights or weights fine-tuned from them "
+    "(`falsr push` warns). The falsr-zoo code is MIT-licensed."
 )
 FALSR_TAGS = ("super-resolution", "image-to-image", "neural-architecture-search", "falsr", "pytorch", "safetensors")
 REFERENCE_SIZE = (480, 480)
@@ -58,7 +59,7 @@ def _falsr(name: str, genome: str, *, summary: str, num_params: int, mult_adds: 
             paper_costs=paper_costs,
             paper_metrics=paper_metrics,
             reproduced_metrics=reproduced,
-            license="other",
+            license=UNKNOWN_LICENSE,
             license_notes=FALSR_LICENSE_NOTES,
             tags=FALSR_TAGS,
         )

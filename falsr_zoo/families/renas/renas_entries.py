@@ -21,7 +21,7 @@ Where each figure comes from (checked with the search tool where possible):
 from __future__ import annotations
 
 from falsr_zoo.families.renas.plan import CIFAR10_PREPROCESSING, IMAGENET_PREPROCESSING
-from falsr_zoo.zoo.registry import ModelEntry, register
+from falsr_zoo.zoo.registry import UNKNOWN_LICENSE, ModelEntry, register
 
 RENAS_PAPER = {
     "title": "RENAS: Reinforced Evolutionary Neural Architecture Search",
@@ -70,7 +70,7 @@ RENASNET = register(
         paper=RENAS_PAPER,
         paper_costs={"params": "5.36M", "mult_adds": "580M"},
         paper_metrics={"ImageNet": {"top1": 75.7, "top5": 92.6}},
-        license="other",
+        license=UNKNOWN_LICENSE,
         license_notes=RENAS_LICENSE_NOTES,
         tags=(*RENAS_TAGS, "imagenet"),
         options={"layout": "imagenet", "num_cells": 4, "filters": 44},
@@ -107,7 +107,7 @@ RENASNET_CIFAR10 = register(
         paper=RENAS_PAPER,
         paper_costs={"params": "3.5M"},
         paper_metrics={"CIFAR-10": {"error": 2.88}},
-        license="other",
+        license=UNKNOWN_LICENSE,
         license_notes=RENAS_LICENSE_NOTES,
         tags=(*RENAS_TAGS, "cifar10"),
         options={"layout": "cifar10", "num_cells": 6, "filters": 32, "append_input0": False},
