@@ -111,7 +111,7 @@ def _load_weights(model: nn.Module, entry: ModelEntry | None, weights: str | os.
     declared = read_metadata(path).get("genome")
     if declared is not None and declared != str(model.genome):
         raise WeightsMismatchError(f"{path} holds weights for genome '{declared}', not '{model.genome}'")
-    load_state_dict(model, path)
+    load_state_dict(model, path, architecture=model.architecture_tensors())
 
 
 def _load_directory(reference: str | os.PathLike[str], *, revision: str | None, offline: bool | None,

@@ -6,10 +6,12 @@
   state dict), as safetensors. Needs only torch (``falsr export NAME --format spandrel``).
 * :func:`install` adds the ``FALSR`` architecture to spandrel's registry, the convention of
   ``spandrel_extra_arches.install()``: after it, ``spandrel.ModelLoader().load_from_file(path)``
-  returns an ``ImageModelDescriptor`` (purpose ``"SR"``, scale 2, 3 channels in and out, tiling
-  supported) for such a file, and leaves files of other architectures to spandrel's own
-  detectors. FALSR is detected first: its test (a ``uint8`` genome tensor beside FALSR's own
-  tensor names) cannot match another architecture's file.
+  (or ``load_from_state_dict``, ComfyUI's call) returns an ``ImageModelDescriptor`` (purpose
+  ``"SR"``, scale 2, 3 channels in and out, tiling supported) for such a file and for the
+  ``model.safetensors`` of any FALSR model directory (``save_pretrained``: trained, searched or
+  zoo models), which carries the genome tensor too. Files of other architectures are left to
+  spandrel's own detectors. FALSR is detected first: its test (a ``uint8`` genome tensor beside
+  FALSR's own tensor names) cannot match another architecture's file.
 
 Precision, as measured (``benchmarks/spandrel_precision.py --model FALSR-B``, Set5, CPU): the
 colour step always runs in float32; a float16 network body moves the output by at most 2.9e-3
@@ -30,14 +32,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from falsr_zoo._files import atomic_write_bytes
 from falsr_zoo._optional import require
 from falsr_zoo.api import load
 from falsr_zoo.errors import OutputExistsError, WeightsMismatchError
-from falsr_zoo.families.falsr.falsr_rgb import GENOME_KEY, FALSRRGB, genome_from_state_dict
+from falsr_zoo.families.falsr.falsr_rgb import FALSRRGB, state_dict_layout
 from falsr_zoo.families.table import family_of
 from falsr_zoo.zoo.weights import safetensors_bytes
 
@@ -77,14 +78,13 @@ def save_file(model: str | os.PathLike[str] | nn.Module, path: str | os.PathLike
 
 
 def detect(state_dict: dict[str, Any]) -> bool:
-    """Whether a state dict is a :class:`FALSRRGB` one: a ``uint8`` genome vector and FALSR's tensor names.
+    """Whether a state dict is a FALSR one that carries its genome: a ``uint8`` genome vector and
+    FALSR's tensor names, as :class:`FALSRRGB` names them or as a model directory's file does.
 
     A genome tensor whose bytes are not a valid genome is detected, and refused with the genome
     grammar's message when loaded.
     """
-    genome = state_dict.get(GENOME_KEY)
-    return (isinstance(genome, torch.Tensor) and genome.dtype == torch.uint8 and genome.ndim == 1
-            and "net.stem.weight" in state_dict and "net.to_y.weight" in state_dict)
+    return state_dict_layout(state_dict) is not None
 
 
 def _architecture_class() -> type:
@@ -97,11 +97,11 @@ def _architecture_class() -> type:
             super().__init__(id=ARCH_ID, name="FALSR", detect=detect)
 
         def load(self, state_dict: dict[str, Any]) -> Any:
-            genome = genome_from_state_dict(state_dict)
-            model = FALSRRGB(genome)
+            model = FALSRRGB.from_state_dict(state_dict)
+            genome = model.genome
             tags = [f"{genome.n_cells}cells", f"{genome.num_params():,}params"]
             return spandrel.ImageModelDescriptor(
-                model, state_dict, architecture=self, purpose="SR", tags=tags,
+                model, model.state_dict(), architecture=self, purpose="SR", tags=tags,
                 supports_half=SUPPORTS_HALF, supports_bfloat16=SUPPORTS_BFLOAT16, scale=FALSRRGB.scale,
                 input_channels=3, output_channels=3, size_requirements=spandrel.SizeRequirements(),
                 tiling=spandrel.ModelTiling.SUPPORTED,

@@ -7,7 +7,10 @@ canonical string. The mixin records the builder's arguments when a module is con
 given, as a model directory (:mod:`falsr_zoo.zoo.model_dir`: ``config.json``,
 ``model.safetensors``, ``README.md``); :meth:`~PretrainedMixin.from_pretrained` builds the
 module back from one (a directory or a Hub repository, safetensors only), and
-:meth:`~PretrainedMixin.push_to_hub` publishes one.
+:meth:`~PretrainedMixin.push_to_hub` publishes one. A family may add tensors that describe the
+architecture to the weights file (:meth:`~PretrainedMixin.architecture_tensors`: FALSR's genome,
+so that spandrel, which sees only the tensors, can rebuild the network); reading checks and drops
+them, and a file without them (older directories) loads as before.
 
 The model card is rendered by the card code of the application layer, which the families must
 not import: it is named here by dotted path (:data:`CARD_RENDERER`) and resolved on first use,
@@ -67,6 +70,14 @@ class PretrainedMixin(ModelHubMixin, library_name="falsr-zoo", repo_url=None, ta
                 return encoder(arg)
         return super()._encode_arg(arg)
 
+    def architecture_tensors(self) -> dict[str, Any]:
+        """Tensors the weights file holds beside the state dict to describe the architecture (none by default).
+
+        Not part of the state dict: :meth:`save_pretrained` adds them, loading checks that they
+        match this module and drops them.
+        """
+        return {}
+
     def model_config(self, metrics: Mapping[str, Mapping[str, float]] | None = None) -> ModelConfig:
         """What ``config.json`` records for this module (before the weights' sha256)."""
         family = get_family(self.family)
@@ -94,7 +105,8 @@ class PretrainedMixin(ModelHubMixin, library_name="falsr-zoo", repo_url=None, ta
             The directory. Saving the same module twice gives the same bytes.
         """
         renderer = card or resolve(CARD_RENDERER)
-        write_model_dir(save_directory, self.state_dict(), self.model_config(metrics), renderer)
+        state = {**self.state_dict(), **self.architecture_tensors()}
+        write_model_dir(save_directory, state, self.model_config(metrics), renderer)
         return Path(save_directory)
 
     def push_to_hub(  # type: ignore[override]
@@ -147,7 +159,7 @@ class PretrainedMixin(ModelHubMixin, library_name="falsr-zoo", repo_url=None, ta
         declared = read_metadata(weights).get("genome")
         if declared is not None and declared != str(model.genome):
             raise WeightsMismatchError(f"{weights} holds weights for genome '{declared}', not '{model.genome}'")
-        load_state_dict(model, weights)
+        load_state_dict(model, weights, architecture=model.architecture_tensors())
         return model.eval()
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:

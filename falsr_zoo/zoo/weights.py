@@ -94,13 +94,26 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     return json.loads(raw) if raw else {}
 
 
-def load_state_dict(module: torch.nn.Module, path: str | os.PathLike[str]) -> None:
+def load_state_dict(module: torch.nn.Module, path: str | os.PathLike[str], *,
+                    architecture: Mapping[str, torch.Tensor] | None = None) -> None:
     """Load a safetensors file into ``module`` strictly.
 
+    Args:
+        module: The module to fill.
+        path: The safetensors file.
+        architecture: Tensors that describe ``module``'s architecture and that a file may hold
+            beside its state dict (a model directory's FALSR genome): where present they must
+            equal these, and they are not loaded.
+
     Raises:
-        WeightsMismatchError: listing missing, unexpected and mis-shaped tensors.
+        WeightsMismatchError: listing missing, unexpected and mis-shaped tensors, or naming an
+            architecture tensor that describes another architecture.
     """
     state = load_file(os.fspath(path))
+    for name, tensor in (architecture or {}).items():
+        found = state.pop(name, None)
+        if found is not None and (found.dtype != tensor.dtype or not torch.equal(found, tensor.to(found.device))):
+            raise WeightsMismatchError(f"{path}: its {name!r} tensor describes another architecture than this module's")
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

@@ -77,6 +77,20 @@ def test_the_genome_travels_in_the_state_dict(store: Path, tmp_path: Path) -> No
         save_file("FALSR-B", path)
 
 
+def test_a_model_directorys_weights_rebuild_the_rgb_module(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = load(genome=TINY)
+    net.save_pretrained(tmp_path / "mine")
+    state = load_file(tmp_path / "mine" / "model.safetensors")
+    assert detect(state) and "stem.weight" in state and "net.stem.weight" not in state
+    rebuilt = FALSRRGB.from_state_dict(state)
+    lr = np.random.default_rng(1).integers(0, 256, (9, 14, 3), dtype=np.uint8)
+    assert str(rebuilt.genome) == str(net.genome)
+    assert np.array_equal(_rgb_out(rebuilt, lr), _rgb_out(FALSRRGB.from_model(net), lr))
+    # without the genome tensor (a directory saved before it was written) nothing is detected
+    assert not detect({k: v for k, v in state.items() if k != GENOME_KEY})
+
+
 def test_refusals(tmp_path: Path) -> None:
     state = FALSRRGB(TINY).state_dict()
     with pytest.raises(WeightsMismatchError, match="carries no FALSR genome"):
@@ -89,6 +103,8 @@ def test_refusals(tmp_path: Path) -> None:
     with pytest.raises(GenomeError, match="f60"):
         FALSRRGB.from_state_dict(broken)
     assert not detect({"net.stem.weight": torch.zeros(1), "net.to_y.weight": torch.zeros(1)})
+    assert not detect({"stem.weight": torch.zeros(1), "to_y.weight": torch.zeros(1)})
+    assert not detect({GENOME_KEY: state[GENOME_KEY], "stem.weight": torch.zeros(1)})  # no network around it
     with pytest.raises(WeightsMismatchError, match="not renas ones"):
         save_file(load("RENASNet-CIFAR10", pretrained=False), tmp_path / "r.safetensors")
 

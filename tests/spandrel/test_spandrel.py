@@ -37,12 +37,21 @@ def _as_tensor(lr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].float() / 255
 
 
+def _falsr_file(name: str, form: str, directory: Path) -> Path:
+    """``falsr export NAME --format spandrel``'s file, or the ``model.safetensors`` of NAME's model directory."""
+    if form == "export":
+        return save_file(name, directory / f"{name}.safetensors")
+    load(name).save_pretrained(directory / name)
+    return directory / name / "model.safetensors"
+
+
+@pytest.mark.parametrize("form", ["export", "model directory"])
 @pytest.mark.parametrize("name", ["FALSR-A", "FALSR-B", "FALSR-C"])
 def test_model_loader_gives_a_descriptor_that_reproduces_the_pipeline(
-    name: str, registry: spandrel.ArchRegistry, store: Path, official: Path, tmp_path: Path
+    name: str, form: str, registry: spandrel.ArchRegistry, store: Path, official: Path, tmp_path: Path
 ) -> None:
-    path = save_file(name, tmp_path / f"{name}.safetensors")
-    descriptor = spandrel.ModelLoader(registry=registry).load_from_file(path)
+    path = _falsr_file(name, form, tmp_path)
+    descriptor = spandrel.ModelLoader(registry=registry).load_from_file(path)  # chaiNNer's call
     assert isinstance(descriptor, spandrel.ImageModelDescriptor)
     assert descriptor.architecture.id == ARCH_ID and descriptor.purpose == "SR"
     assert (descriptor.scale, descriptor.input_channels, descriptor.output_channels) == (2, 3, 3)

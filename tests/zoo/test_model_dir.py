@@ -12,12 +12,15 @@ import torch
 from falsr_zoo import load
 from falsr_zoo.api import read_config
 from falsr_zoo.cards import render_directory_card
-from falsr_zoo.errors import ChecksumError, ModelDirError, WeightsNotFoundError
-from falsr_zoo.families.falsr.falsr_net import FALSR
+from safetensors.torch import load_file
+
+from falsr_zoo.errors import ChecksumError, ModelDirError, WeightsMismatchError, WeightsNotFoundError
+from falsr_zoo.families.falsr.falsr_net import FALSR, GENOME_KEY, genome_tensor
 from falsr_zoo.families.renas.renas_net import RENASNet
 from falsr_zoo.families.table import get_family
 from falsr_zoo.zoo.model_dir import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, ModelConfig, read_model_dir
 from falsr_zoo.zoo.registry import ModelEntry, list_entries
+from falsr_zoo.zoo.weights import write_safetensors
 
 ENTRIES = list_entries()
 TINY = "conv f32 k3 b2 isskip <- 0; invertBotConE2 f16 k1 b1 noskip <- 0,1; out <- 0,1,2"
@@ -173,3 +176,37 @@ def test_model_config_validates_its_fields() -> None:
         ModelConfig(family="falsr", genome="", task="image-super-resolution")
     config = ModelConfig(family="falsr", genome=TINY, task="image-super-resolution", scale=2, metrics=METRICS)
     assert ModelConfig.from_json(config.to_json()) == config
+
+
+def _rewrite_weights(directory: Path, state: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Replace a directory's weights and record their sha256 in its config (a directory written so)."""
+    digest = write_safetensors(state, directory / WEIGHTS_NAME, metadata)
+    config = json.loads((directory / CONFIG_NAME).read_text())
+    (directory / CONFIG_NAME).write_text(json.dumps({**config, "weights_sha256": digest}))
+
+
+def test_a_falsr_directorys_weights_carry_the_genome_and_older_ones_still_load(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = load(genome=TINY)
+    model.save_pretrained(tmp_path / "t")
+    state = load_file(tmp_path / "t" / WEIGHTS_NAME)
+    # the genome as a tensor (what spandrel, seeing only tensors, rebuilds the network from)
+    assert set(state) == set(model.state_dict()) | {GENOME_KEY}
+    assert torch.equal(state[GENOME_KEY], genome_tensor(model.genome)) and state[GENOME_KEY].dtype == torch.uint8
+    assert bytes(state[GENOME_KEY].tolist()).decode() == str(model.genome)
+    # the file loads as weights of its genome, too
+    with torch.inference_mode():
+        expected = model(*_inputs(model))
+        assert torch.equal(load(genome=TINY, weights=tmp_path / "t" / WEIGHTS_NAME)(*_inputs(model)), expected)
+        # a directory saved before the genome tensor existed loads as it did
+        _rewrite_weights(tmp_path / "t", model.state_dict(), {"family": "falsr", "genome": TINY})
+        assert torch.equal(load(tmp_path / "t")(*_inputs(model)), expected)
+    # a genome tensor of another architecture is refused even where no metadata names the genome
+    other = "conv f32 k3 b2 noskip <- 0; invertBotConE2 f16 k1 b1 noskip <- 0,1; out <- 0,1,2"
+    _rewrite_weights(tmp_path / "t", {**model.state_dict(), GENOME_KEY: genome_tensor(load(genome=other).genome)}, {})
+    with pytest.raises(WeightsMismatchError, match="'falsr_genome' tensor describes another architecture"):
+        load(tmp_path / "t")
+    # other families add nothing
+    renas = load("RENASNet-CIFAR10", pretrained=False)
+    renas.save_pretrained(tmp_path / "r")
+    assert set(load_file(tmp_path / "r" / WEIGHTS_NAME)) == set(renas.state_dict())

@@ -5,6 +5,11 @@ The module computes exactly what the authors' frozen graphs compute (see
 padding, concatenated cell inputs, a global residual from the stem, TensorFlow-ordered
 depth-to-space, and a fixed YCbCr -> RGB colour step whose constants are the graphs' float32
 values, kept as (non-persistent) buffers rather than parameters.
+
+The weights file of a model directory (``save_pretrained``) describes its own architecture: beside
+the state dict it holds the genome as a ``uint8`` tensor (:data:`GENOME_KEY`,
+:meth:`FALSR.architecture_tensors`), so loaders that see only the tensors (spandrel, hence ComfyUI
+and chaiNNer) can rebuild the network.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ from falsr_zoo.families.falsr.colour import CHROMA_OFFSET, COLOR_BIAS, COLOR_KER
 from falsr_zoo.families.falsr.genome import STEM_WIDTH, UPSAMPLE_WIDTH, CellSpec, Genome, parse_genome
 from falsr_zoo.families.pretrained import PretrainedMixin
 
-__all__ = ["FALSR", "DepthToSpace", "InvertedCell", "PlainCell", "CELL_BUILDERS"]
+__all__ = ["FALSR", "DepthToSpace", "InvertedCell", "PlainCell", "CELL_BUILDERS", "GENOME_KEY", "genome_tensor"]
+
+GENOME_KEY = "falsr_genome"
+"""Tensor name of the genome in a weights file: a ``uint8`` vector of the canonical genome string's UTF-8 bytes."""
+
+
+def genome_tensor(genome: Genome) -> torch.Tensor:
+    """The :data:`GENOME_KEY` tensor of ``genome``: its canonical string's UTF-8 bytes, ``uint8``."""
+    return torch.tensor(list(str(genome).encode("utf-8")), dtype=torch.uint8)
 
 
 def _conv(cin: int, cout: int, kernel: int, groups: int = 1) -> nn.Conv2d:
@@ -173,6 +186,13 @@ class FALSR(
 
     def forward(self, y: torch.Tensor, pbpr: torch.Tensor) -> torch.Tensor:
         return self.to_rgb(self.forward_y(y), pbpr)
+
+    def architecture_tensors(self) -> dict[str, torch.Tensor]:
+        """The genome, as :meth:`save_pretrained` writes it beside the state dict (:data:`GENOME_KEY`).
+
+        Not a buffer: the official weights files, whose sha256 the registry pins, hold none.
+        """
+        return {GENOME_KEY: genome_tensor(self.genome)}
 
 
 def _gather(sources: list[torch.Tensor], reads: tuple[int, ...]) -> torch.Tensor:

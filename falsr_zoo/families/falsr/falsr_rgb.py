@@ -14,7 +14,9 @@ Front ends such as ComfyUI and chaiNNer (through spandrel) call a model on RGB i
 
 The genome travels in the state dict as the UTF-8 bytes of its canonical string in a ``uint8``
 buffer named :data:`GENOME_KEY`, so a ``.safetensors`` or ``.pth`` file of this module is
-self-describing: :func:`from_state_dict` rebuilds it with nothing else.
+self-describing: :func:`from_state_dict` rebuilds it with nothing else. It also rebuilds it from
+the weights of a model directory (``model.safetensors``, written by ``save_pretrained``), which
+hold the bare network's tensors and the same genome tensor (:data:`LAYOUTS`).
 """
 
 from __future__ import annotations
@@ -34,13 +36,16 @@ from falsr_zoo.families.falsr.colour import (
     PIXEL_MAX,
     RGB_TO_YPBPR,
 )
-from falsr_zoo.families.falsr.falsr_net import FALSR
+from falsr_zoo.families.falsr.falsr_net import FALSR, GENOME_KEY, genome_tensor
 from falsr_zoo.families.falsr.genome import Genome, parse_genome
 
-__all__ = ["FALSRRGB", "GENOME_KEY", "bicubic_x2", "genome_from_state_dict"]
+__all__ = ["FALSRRGB", "GENOME_KEY", "LAYOUTS", "bicubic_x2", "genome_from_state_dict", "state_dict_layout"]
 
-GENOME_KEY = "falsr_genome"
-"""State-dict key of the genome: a ``uint8`` vector holding the canonical genome string's UTF-8 bytes."""
+LAYOUTS = {"rgb": "net.", "network": ""}
+"""The state-dict layouts of a FALSR file that carries its genome, by the prefix of the network's
+tensor names: this module's own (``falsr export --format spandrel``) and the bare network's (a
+model directory's ``model.safetensors``)."""
+
 
 def _bicubic_x2_width(x: torch.Tensor) -> torch.Tensor:
     """x2 along the last axis of a float32 ``(B, 1, H, W)`` tensor, PIL's way (renormalised edges;
@@ -93,8 +98,26 @@ def genome_from_state_dict(state: Mapping[str, torch.Tensor]) -> Genome | None:
     return parse_genome(bytes(tensor.cpu().tolist()).decode("utf-8"))
 
 
-def _genome_tensor(genome: Genome) -> torch.Tensor:
-    return torch.tensor(list(str(genome).encode("utf-8")), dtype=torch.uint8)
+def state_dict_layout(state: Mapping[str, torch.Tensor]) -> str | None:
+    """Which of :data:`LAYOUTS` ``state`` has (a ``uint8`` genome vector and the network's first and
+    last tensors under that prefix), or ``None``: not a FALSR state dict that carries its genome.
+
+    The genome's bytes are not parsed here: a file whose genome is not valid is recognised, and
+    refused with the grammar's message when it is loaded.
+    """
+    tensor = state.get(GENOME_KEY)
+    if not isinstance(tensor, torch.Tensor) or tensor.dtype != torch.uint8 or tensor.ndim != 1:
+        return None
+    return next((layout for layout, prefix in LAYOUTS.items()
+                 if f"{prefix}stem.weight" in state and f"{prefix}to_y.weight" in state), None)
+
+
+def _as_rgb_layout(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with the network's tensors under :class:`FALSRRGB`'s names (a model directory's file
+    names them as :class:`FALSR` does)."""
+    if state_dict_layout(state) != "network":
+        return dict(state)
+    return {name if name == GENOME_KEY else LAYOUTS["rgb"] + name: tensor for name, tensor in state.items()}
 
 
 class FALSRRGB(nn.Module):
@@ -115,7 +138,7 @@ class FALSRRGB(nn.Module):
     def __init__(self, genome: Genome | str) -> None:
         super().__init__()
         self.net = FALSR(genome)
-        self.register_buffer(GENOME_KEY, _genome_tensor(self.net.genome))
+        self.register_buffer(GENOME_KEY, genome_tensor(self.net.genome))
 
     @property
     def genome(self) -> Genome:
@@ -130,7 +153,8 @@ class FALSRRGB(nn.Module):
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> FALSRRGB:
-        """Rebuild the module from its own state dict (genome included) and load it strictly.
+        """Rebuild the module from a state dict that carries its genome and load it strictly: its own,
+        or a model directory's (the bare network's tensors and the genome, :data:`LAYOUTS`).
 
         Raises:
             WeightsMismatchError: no genome in ``state``, or tensors that do not fit it.
@@ -140,7 +164,7 @@ class FALSRRGB(nn.Module):
             raise WeightsMismatchError(f"the state dict carries no FALSR genome (no uint8 {GENOME_KEY!r} tensor)")
         model = cls(genome)
         try:
-            model.load_state_dict(dict(state))
+            model.load_state_dict(_as_rgb_layout(state))
         except RuntimeError as error:
             raise WeightsMismatchError(f"the state dict does not fit genome '{genome}': {error}") from None
         return model.eval()
